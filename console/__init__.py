@@ -1,0 +1,1 @@
+"""Responder Console: offline-first incident response."""

@@ -1,0 +1,92 @@
+"""The server's ASGI app, built by a factory so the CLI, the embedded runner and tests share it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from console.server.api import api_router
+from console.server.database import migrate, open_engine
+from console.server.directory import Directory
+from console.server.intake.routes import documented_schemas, intake_router
+from console.server.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    db_url: str
+    max_pending: int = 5000
+
+
+def create_app(config: AppConfig) -> FastAPI:
+    write_engine = open_engine(config.db_url, writer=True)
+    read_engine = open_engine(config.db_url)
+    writer = GroupCommitWriter(write_engine, max_pending=config.max_pending)
+    directory = Directory(read_engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(migrate, write_engine)
+        writer.start()
+        log.info("server ready on %s", read_engine.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            await run_in_threadpool(writer.stop)
+            write_engine.dispose()
+            read_engine.dispose()
+
+    app = FastAPI(
+        title="Responder Console server",
+        version="0.1.0",
+        description="Alert intake (PagerDuty Events v2, Alertmanager, Grafana, generic JSON) and read API.",
+        lifespan=lifespan,
+    )
+    app.include_router(intake_router(writer, directory))
+    app.include_router(api_router(read_engine, directory))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "pending": writer.pending}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        given: Any = exc.detail  # ours are dicts; Starlette's own (404, 405) are strings
+        detail = (
+            given if isinstance(given, dict) else {"status": "error", "message": str(given), "errors": []}
+        )
+        return JSONResponse(detail, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            f"{'.'.join(str(p) for p in error['loc'][1:]) or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        return JSONResponse(
+            {"status": "invalid request", "message": "The request is invalid.", "errors": errors}, 400
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(documented_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,1 @@
+"""Intake: the wire formats monitoring already speaks, mapped onto domain events."""
