@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from console.domain.incident import Alert, AlertStatus, Incident, Link, TimelineEntry
 from console.domain.intake import AlertEvent, Context, Outcome, fold
 from console.domain.priority import Priority, Severity
 from console.domain.status import Rank, Status
+from console.server.bulk import Codec, insert_many, update_many
 from console.server.tables import alerts, events, incidents, timeline
 from console.server.tables import change_log as changes
 
@@ -75,6 +76,10 @@ _ALERT_BY_KEY = select(alerts).where(
     alerts.c.dedup_key == bindparam("d"),
     alerts.c.resolved_at.is_(None),
 )
+_OPEN_ALERTS_BY_KEYS = select(alerts).where(
+    alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
+)
+_INCIDENTS_BY_IDS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
 _ALERTS_OF_GROUP = select(alerts).where(
     alerts.c.integration_id == bindparam("i"),
     alerts.c.group_key == bindparam("g"),
@@ -97,8 +102,6 @@ _OPEN_INCIDENT_OF_SERVICE = (
     .order_by(incidents.c.created_at.desc())
     .limit(1)
 )
-_UPDATE_INCIDENT = update(incidents).where(incidents.c.id == bindparam("_id"))
-_UPDATE_ALERT = update(alerts).where(alerts.c.id == bindparam("_id"))
 
 
 class IngestTransaction:
@@ -119,6 +122,31 @@ class IngestTransaction:
         self._pending = _Pending()
 
     # -- lookups, served from this transaction's view once loaded --
+
+    def prefetch(self, commands: Sequence[Command]) -> None:
+        """Load what a batch will look up in a few queries instead of one or two per event."""
+        wanted: set[tuple[int, str, str]] = set()
+        for command in commands:
+            if not isinstance(command, Ingest):
+                continue
+            for event in command.events:
+                if event.group_key:
+                    self._load_group(command.integration.id, event.group_key)
+                else:
+                    wanted.add((command.integration.id, "", event.dedup_key))
+        wanted -= self._alerts.keys()
+        dedup_keys = sorted({key[2] for key in wanted})
+        for chunk in _chunks(dedup_keys):
+            for row in self._conn.execute(_OPEN_ALERTS_BY_KEYS, {"keys": chunk}).mappings():
+                key = (row["integration_id"], row["group_key"], row["dedup_key"])
+                if key in wanted:
+                    self._alerts[key] = _alert(row)
+        for key in wanted:
+            self._alerts.setdefault(key, None)
+        incident_ids = sorted({a.incident_id for a in self._alerts.values() if a} - self._incidents.keys())
+        for chunk in _chunks(incident_ids):
+            for row in self._conn.execute(_INCIDENTS_BY_IDS, {"ids": chunk}).mappings():
+                self._remember(row)
 
     def _open_alert(self, integration_id: int, group_key: str, dedup_key: str) -> Alert | None:
         key = (integration_id, group_key, dedup_key)
@@ -248,7 +276,7 @@ class IngestTransaction:
     ) -> None:
         self._pending.events.append(
             {
-                "received_at": self._at,
+                "received_at": None,  # filled in at flush
                 "integration_id": integration.id,
                 "format": fmt,
                 "action": action,
@@ -260,27 +288,24 @@ class IngestTransaction:
 
     def flush(self) -> None:
         """Write what the batch changed; updates first, so a resolved key can be opened again."""
-        pending, conn = self._pending, self._conn
-        if pending.new_incidents:
-            conn.execute(insert(incidents), [_incident_row(i) for i in pending.new_incidents.values()])
-        if pending.changed_incidents:
-            conn.execute(
-                _UPDATE_INCIDENT, [_incident_row(i, "_id") for i in pending.changed_incidents.values()]
-            )
-        if pending.changed_alerts:
-            conn.execute(_UPDATE_ALERT, [_alert_row(a, "_id") for a in pending.changed_alerts.values()])
-        if pending.new_alerts:
-            conn.execute(insert(alerts), [_alert_row(a) for a in pending.new_alerts.values()])
-        if pending.timeline:
-            conn.execute(insert(timeline), [_timeline_row(e) for e in pending.timeline])
-        if pending.events:
-            conn.execute(insert(events), pending.events)
+        pending, conn, codec = self._pending, self._conn, Codec(self._conn.dialect)
+        insert_many(conn, incidents, [_incident_row(i, codec) for i in pending.new_incidents.values()])
+        update_many(
+            conn, incidents, [_incident_row(i, codec, "_id") for i in pending.changed_incidents.values()]
+        )
+        update_many(conn, alerts, [_alert_row(a, codec, "_id") for a in pending.changed_alerts.values()])
+        insert_many(conn, alerts, [_alert_row(a, codec) for a in pending.new_alerts.values()])
+        insert_many(conn, timeline, [_timeline_row(e, codec) for e in pending.timeline])
+        at = codec.time(self._at)
+        insert_many(conn, events, [{**event, "received_at": at} for event in pending.events])
         touched = [*pending.new_incidents, *pending.changed_incidents]
-        if touched:
-            conn.execute(
-                insert(changes), [{"entity": "incident", "entity_id": i, "at": self._at} for i in touched]
-            )
+        insert_many(conn, changes, [{"entity": "incident", "entity_id": i, "at": at} for i in touched])
         self._pending = _Pending()
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def next_incident_number(conn: Connection) -> int:
@@ -326,7 +351,7 @@ def _alert(row: RowMapping) -> Alert:
     )
 
 
-def _alert_row(alert: Alert, id_key: str = "id") -> dict[str, Any]:
+def _alert_row(alert: Alert, codec: Codec, id_key: str = "id") -> dict[str, Any]:
     return {
         id_key: alert.id,
         "incident_id": alert.incident_id,
@@ -342,14 +367,14 @@ def _alert_row(alert: Alert, id_key: str = "id") -> dict[str, Any]:
         "component": alert.component,
         "group_name": alert.group,
         "class_name": alert.klass,
-        "labels": dict(alert.labels),
-        "details": dict(alert.details),
-        "links": [{"href": link.href, "text": link.text} for link in alert.links],
+        "labels": codec.json(alert.labels),
+        "details": codec.json(alert.details),
+        "links": codec.json([{"href": link.href, "text": link.text} for link in alert.links]),
         "repeat_count": alert.repeat_count,
-        "first_seen": alert.first_seen,
-        "last_seen": alert.last_seen,
-        "acknowledged_at": alert.acknowledged_at,
-        "resolved_at": alert.resolved_at,
+        "first_seen": codec.time(alert.first_seen),
+        "last_seen": codec.time(alert.last_seen),
+        "acknowledged_at": codec.time(alert.acknowledged_at),
+        "resolved_at": codec.time(alert.resolved_at),
     }
 
 
@@ -373,7 +398,7 @@ def _incident(row: RowMapping) -> Incident:
     )
 
 
-def _incident_row(incident: Incident, id_key: str = "id") -> dict[str, Any]:
+def _incident_row(incident: Incident, codec: Codec, id_key: str = "id") -> dict[str, Any]:
     return {
         id_key: incident.id,
         "number": incident.number,
@@ -387,20 +412,20 @@ def _incident_row(incident: Incident, id_key: str = "id") -> dict[str, Any]:
         "epoch": incident.status.epoch,
         "alert_count": incident.alert_count,
         "open_alerts": incident.open_alerts,
-        "created_at": incident.created_at,
-        "updated_at": incident.updated_at,
-        "acknowledged_at": incident.acknowledged_at,
-        "resolved_at": incident.resolved_at,
+        "created_at": codec.time(incident.created_at),
+        "updated_at": codec.time(incident.updated_at),
+        "acknowledged_at": codec.time(incident.acknowledged_at),
+        "resolved_at": codec.time(incident.resolved_at),
     }
 
 
-def _timeline_row(entry: TimelineEntry) -> dict[str, Any]:
+def _timeline_row(entry: TimelineEntry, codec: Codec) -> dict[str, Any]:
     return {
         "id": entry.id,
         "incident_id": entry.incident_id,
         "service_id": entry.service_id,
-        "at": entry.at,
+        "at": codec.time(entry.at),
         "kind": entry.kind.value,
         "actor": entry.actor,
-        "body": dict(entry.body),
+        "body": codec.json(entry.body),
     }

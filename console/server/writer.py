@@ -8,6 +8,7 @@ with load, so throughput rises instead of latency.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -61,7 +62,6 @@ class GroupCommitWriter:
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._next_number = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
@@ -90,8 +90,6 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         with self._engine.connect() as conn:
-            self._next_number = next_incident_number(conn)
-            conn.rollback()
             stopping = False
             while not stopping:
                 first = self._queue.get()
@@ -112,21 +110,18 @@ class GroupCommitWriter:
                     self._pending -= len(batch)
                 self._answer(batch, results)
 
-    def _numbers(self) -> int:
-        number = self._next_number
-        self._next_number += 1
-        return number
-
     def _commit(self, conn: Connection, commands: list[Command]) -> list[list[Outcome] | BaseException]:
-        first_number = self._next_number
         try:
             with conn.begin():
-                tx = IngestTransaction(conn, at=self._now(), new_id=uuid7, numbers=self._numbers)
+                # Numbers are read inside the (write-locked) transaction, so other writers of the same
+                # database (admin commands, a second server process) never hand out the same one.
+                numbers = itertools.count(next_incident_number(conn))
+                tx = IngestTransaction(conn, at=self._now(), new_id=uuid7, numbers=numbers.__next__)
+                tx.prefetch(commands)
                 results: list[list[Outcome] | BaseException] = [tx.apply(command) for command in commands]
                 tx.flush()
             return results
         except Exception as exc:
-            self._next_number = first_number
             if len(commands) == 1:
                 if isinstance(exc, OperationalError):
                     exc = translate_storage_error(exc)

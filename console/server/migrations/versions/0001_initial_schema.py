@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 01:26:08.524112
+Create Date: 2026-11-27 01:33:04.665237
 """
 
 from __future__ import annotations
@@ -152,8 +152,15 @@ def upgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alerts_incident_id"), ["incident_id"], unique=False)
         batch_op.create_index(
+            "ix_alerts_open_group",
+            ["integration_id", "group_key"],
+            unique=False,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        )
+        batch_op.create_index(
             "uq_alerts_open_key",
-            ["integration_id", "group_key", "dedup_key"],
+            ["dedup_key", "integration_id", "group_key"],
             unique=True,
             sqlite_where=sa.text("resolved_at IS NULL"),
             postgresql_where=sa.text("resolved_at IS NULL"),
@@ -193,6 +200,11 @@ def downgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_alerts_open_key",
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        )
+        batch_op.drop_index(
+            "ix_alerts_open_group",
             sqlite_where=sa.text("resolved_at IS NULL"),
             postgresql_where=sa.text("resolved_at IS NULL"),
         )

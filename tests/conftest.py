@@ -1,0 +1,18 @@
+"""Suite-wide settings: every test gets its own data dir, so nothing touches the user's real one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    data_dir = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("RESPONDER_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RESPONDER_CONFIG", str(data_dir / "absent-config.toml"))
+    yield data_dir
