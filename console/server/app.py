@@ -79,6 +79,12 @@ def create_app(config: AppConfig) -> FastAPI:
             {"status": "invalid request", "message": "The request is invalid.", "errors": errors}, 400
         )
 
+    @app.exception_handler(Exception)
+    async def bug(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=exc)
+        message = "Internal error: nothing was stored. Retry later; the server's log has the details."
+        return JSONResponse({"status": "error", "message": message, "errors": []}, 500)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(

@@ -34,6 +34,10 @@ class Overloaded(KnownFailure):
     """More events are waiting than the writer may queue; senders should retry later."""
 
 
+class WriterStopped(KnownFailure):
+    """The writer cannot store anything (its database failed, or it was stopped)."""
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -62,6 +66,7 @@ class GroupCommitWriter:
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
@@ -79,6 +84,8 @@ class GroupCommitWriter:
         return self._pending
 
     async def submit(self, command: Command) -> list[Outcome]:
+        if self._failure is not None or self._thread is None:
+            raise WriterStopped("The server cannot store events right now; retry later.") from self._failure
         with self._lock:
             if self._pending >= self._max_pending:
                 raise Overloaded(f"{self._pending} events are waiting to be stored; retry later.")
@@ -89,6 +96,20 @@ class GroupCommitWriter:
         return await future
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # nothing may be left waiting for an answer that never comes
+            log.exception("the intake writer stopped")
+            self._failure = exc
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    self._answer([item], [WriterStopped("The server cannot store events right now.")])
+
+    def _loop(self) -> None:
         with self._engine.connect() as conn:
             stopping = False
             while not stopping:

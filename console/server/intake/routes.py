@@ -20,7 +20,7 @@ from console.domain.intake import AlertEvent
 from console.server.directory import Directory
 from console.server.ingest import Ingest, Integration, ServiceNote
 from console.server.intake import alertmanager, generic, pagerduty
-from console.server.writer import GroupCommitWriter, Overloaded
+from console.server.writer import GroupCommitWriter, Overloaded, WriterStopped
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def intake_router(writer: GroupCommitWriter, directory: Directory) -> APIRouter:
             await writer.submit(command)
         except Overloaded as exc:
             raise IntakeError(429, "throttled", str(exc), [], {"Retry-After": RETRY_AFTER}) from exc
-        except StorageFull as exc:
+        except (StorageFull, WriterStopped) as exc:
             raise IntakeError(503, "unavailable", str(exc), [], {"Retry-After": "30"}) from exc
 
     def key_from_request(request: Request) -> tuple[object, str]:
