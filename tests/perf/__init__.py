@@ -1,0 +1,1 @@
+"""Benchmarks of the server (not collected by pytest): `python -m tests.perf.bench_intake`."""
