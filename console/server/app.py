@@ -14,11 +14,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from console.server.api import api_router
 from console.server.database import migrate, open_engine
 from console.server.directory import Directory
-from console.server.intake.routes import documented_schemas, intake_router
+from console.server.intake.asgi import IntakeFastPath
+from console.server.intake.handlers import Intake, openapi_paths
 from console.server.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ class AppConfig:
     max_pending: int = 5000
 
 
-def create_app(config: AppConfig) -> FastAPI:
+def create_app(config: AppConfig) -> ASGIApp:
     write_engine = open_engine(config.db_url, writer=True)
     read_engine = open_engine(config.db_url)
     writer = GroupCommitWriter(write_engine, max_pending=config.max_pending)
@@ -54,7 +56,6 @@ def create_app(config: AppConfig) -> FastAPI:
         description="Alert intake (PagerDuty Events v2, Alertmanager, Grafana, generic JSON) and read API.",
         lifespan=lifespan,
     )
-    app.include_router(intake_router(writer, directory))
     app.include_router(api_router(read_engine, directory))
 
     @app.get("/healthz", tags=["health"])
@@ -90,9 +91,11 @@ def create_app(config: AppConfig) -> FastAPI:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(documented_schemas())
+            paths, schemas = openapi_paths()
+            schema.setdefault("paths", {}).update(paths)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return app
+    return IntakeFastPath(app, Intake(writer, directory))

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
 
 from console.server.ingest import Integration
 from console.server.tables import IntegrationRow, ServiceRow, UserRow
@@ -54,6 +55,9 @@ class Directory:
         ttl = _HIT_TTL if integration else _MISS_TTL
         self._integrations[key] = (time.monotonic() + ttl, integration)
         return integration
+
+    async def load_integration_async(self, key: str) -> Integration | None:
+        return await run_in_threadpool(self.load_integration, key)
 
     def cached_user(self, token: str) -> tuple[bool, User | None]:
         hit = self._users.get(token_hash(token))
