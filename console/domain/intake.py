@@ -1,20 +1,30 @@
 """How an event from monitoring changes alerts and incidents (PagerDuty's dedup rules, plus grouping).
 
 The caller looks up what the event may touch (the open alert with its dedup key, the open incident of
-its group, the open incident of a parent service) and writes back what `fold` returns.
+its group, the open incident of a parent service) and writes back what `fold` returns. A body of
+events of one group (an Alertmanager notification) goes through `fold_group`, which applies the same
+rules but changes the group's incident once and writes one timeline entry per kind of change.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Link, TimelineEntry
 from console.domain.priority import Priority, Severity, priority_for
 from console.domain.status import Rank, Status
+
+# A re-sent alert that brings nothing new (same summary and severity, not counted as a repeat) is not
+# rewritten when it was last written this recently. Alertmanager re-posts whole groups, every
+# group_interval (5 min by default) while anything in the group changes and every repeat_interval
+# otherwise, and a group may hold hundreds of alerts: rewriting each row at every re-post only to move
+# last_seen was most of the cost of storing a re-post. last_seen is then at most a minute stale, still
+# plenty to tell an alert that is being re-sent from one whose sender went quiet.
+REFRESH_AFTER = timedelta(seconds=60)
 
 
 class EventAction(enum.Enum):
@@ -77,6 +87,17 @@ class Folded:
     timeline: tuple[TimelineEntry, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class GroupFolded:
+    """What a body of events of one group did: an outcome per event, in order, and every alert and
+    incident it created or changed, each once in its final state, in the order first touched."""
+
+    outcomes: tuple[Outcome, ...]
+    alerts: tuple[Alert, ...] = ()
+    incidents: tuple[Incident, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
+
+
 def category_for(event: AlertEvent) -> str:
     """An explicit `category` label, else PagerDuty's class, component or group, else the job."""
     for value in (
@@ -122,12 +143,244 @@ def fold(
     return _resolve(alert, incident, ctx)
 
 
+def fold_group(
+    events: Sequence[AlertEvent],
+    *,
+    alerts: Mapping[str, Alert],
+    incident: Incident | None,
+    incident_of: Callable[[str], Incident | None],
+    parent_incidents: Callable[[], Iterable[Incident]],
+    ctx: Context,
+) -> GroupFolded:
+    """Apply a body of events of one group (an Alertmanager notification) as one change.
+
+    Each event follows the rules of `fold`, and the alerts and incidents come out as if the events
+    had been folded one by one. But the group's incident is changed once, and its timeline gets one
+    entry per kind of change the body brings (the alerts it added, those it resolved, a priority
+    raised, the incident resolved) instead of one per alert: to the people reading the timeline a
+    notification is one event. Events that are not about the group's own open incident (an alert
+    attached to a parent service's incident, a first alert when the group has no open incident) and
+    those the group path does not cover (acknowledge, counted repeats) go through `fold` one by one.
+
+    Args:
+        events: all with the same group_key.
+        alerts: the open alerts of the group on this integration, by dedup key.
+        incident: the open incident of the group, if any.
+        incident_of: finds an incident by id (that of an alert in `alerts`).
+        parent_incidents: the open incidents of the services this one depends on, nearest first; it
+            may be lazy. Those the body itself resolves are passed over, as `fold` one by one would.
+    """
+    group_key = events[0].group_key if events else ""
+    open_alerts = dict(alerts)
+    outcomes: list[Outcome] = []
+    changed_alerts: dict[str, Alert] = {}
+    changed_incidents: dict[str, Incident] = {}
+    timeline: list[TimelineEntry] = []
+    unit = _Unit(incident, ctx) if incident is not None and incident.status.is_open else None
+
+    def current(incident_id: str) -> Incident | None:
+        if unit is not None and unit.id == incident_id:
+            return unit.incident()
+        changed = changed_incidents.get(incident_id)
+        return changed if changed is not None else incident_of(incident_id)
+
+    def parent() -> Incident | None:
+        for found in parent_incidents():
+            latest = current(found.id)
+            if latest is not None and latest.status.is_open:
+                return latest
+        return None
+
+    for event in events:
+        if event.group_key != group_key:
+            raise ValueError("fold_group takes the events of one group")
+        key = event.dedup_key
+        alert = open_alerts.get(key)
+        action = event.action
+        if alert is None and action is not EventAction.TRIGGER:
+            outcomes.append(Outcome.DROPPED)
+            continue
+        if unit is not None and (alert is None or alert.incident_id == unit.id):
+            if alert is None:  # a new alert of the group
+                alert = _make_alert(event, unit.id, ctx)
+                unit.add(alert)
+                open_alerts[key] = changed_alerts[alert.id] = alert
+                outcomes.append(Outcome.ADDED)
+                continue
+            if action is EventAction.TRIGGER and not event.counts_repeat:  # a re-send
+                updated = _repeated(event, alert, ctx.at)
+                if updated is not None:
+                    open_alerts[key] = changed_alerts[alert.id] = alert = updated
+                unit.refresh(alert)
+                outcomes.append(Outcome.REFRESHED)
+                continue
+            if action is EventAction.RESOLVE:
+                alert = replace(alert, status=AlertStatus.RESOLVED, resolved_at=ctx.at, last_seen=ctx.at)
+                changed_alerts[alert.id] = alert
+                del open_alerts[key]
+                outcomes.append(Outcome.RESOLVED)
+                if unit.resolve(alert, timeline):  # the last open alert: the incident is resolved
+                    changed_incidents[unit.id] = unit.incident()
+                    unit = None
+                continue
+        # anything else, one event at a time
+        if alert is not None:
+            target = current(alert.incident_id)
+        else:
+            target = unit.incident() if unit is not None else None
+        folded = fold(event, alert=alert, incident=target, parent_incident=parent, ctx=ctx)
+        outcomes.append(folded.outcome)
+        if folded.alert is not None:
+            changed_alerts[folded.alert.id] = folded.alert
+            if folded.alert.is_open:
+                open_alerts[key] = folded.alert
+            else:
+                open_alerts.pop(key, None)
+        changed = folded.incident
+        if changed is not None:
+            if unit is not None and changed.id == unit.id:
+                unit.flush(timeline)  # what the body did before this event comes first
+                unit = None
+            changed_incidents[changed.id] = changed
+            if (changed.integration_id, changed.group_key) == (ctx.integration_id, group_key):
+                # now the group's incident, as the caller would find it for the next event
+                if unit is not None:
+                    unit.flush(timeline)
+                    changed_incidents[unit.id] = unit.incident()
+                unit = _Unit(changed, ctx, changed=True) if changed.status.is_open else None
+        timeline.extend(folded.timeline)
+    if unit is not None:
+        unit.flush(timeline)
+        if unit.changed:
+            changed_incidents[unit.id] = unit.incident()
+    return GroupFolded(
+        tuple(outcomes), tuple(changed_alerts.values()), tuple(changed_incidents.values()), tuple(timeline)
+    )
+
+
+class _Unit:
+    """The open incident of a group while a body is folded into it: counters change as events are
+    applied; the Incident value is made when asked for, and the timeline entries when flushed."""
+
+    __slots__ = (
+        "_at",
+        "_ctx",
+        "_made",
+        "added",
+        "alert_count",
+        "base",
+        "changed",
+        "id",
+        "open_alerts",
+        "priority",
+        "raised",
+        "resolved",
+        "resolved_open",
+    )
+
+    def __init__(self, incident: Incident, ctx: Context, *, changed: bool = False) -> None:
+        self.base = incident
+        self.id = incident.id
+        self._ctx = ctx
+        self._at = ctx.at
+        self.changed = changed
+        self._made: Incident | None = incident
+        self.alert_count = incident.alert_count
+        self.open_alerts = incident.open_alerts
+        self.priority = incident.priority
+        self.added: list[dict[str, str]] = []
+        self.resolved: list[dict[str, str]] = []
+        self.resolved_open = 0
+        self.raised: Alert | None = None
+
+    def _touch(self) -> None:
+        self.changed = True
+        self._made = None
+
+    def _raise_for(self, alert: Alert) -> None:
+        if _raises(self.priority, alert):
+            self.priority = Priority.HIGH
+            self.raised = alert
+            self._touch()
+
+    def add(self, alert: Alert) -> None:
+        self.alert_count += 1
+        self.open_alerts += 1
+        self.added.append({"alert_id": alert.id, "summary": alert.summary})
+        self._touch()
+        self._raise_for(alert)
+
+    def refresh(self, alert: Alert) -> None:
+        self._raise_for(alert)
+
+    def resolve(self, alert: Alert, timeline: list[TimelineEntry]) -> bool:
+        """Count a resolved alert; True when it was the last open one, and the incident resolved."""
+        self.open_alerts = max(self.open_alerts - 1, 0)
+        self._touch()
+        if self.open_alerts:
+            self.resolved.append({"alert_id": alert.id, "summary": alert.summary})
+            self.resolved_open = self.open_alerts
+            return False
+        self.flush(timeline)
+        base = self.incident()
+        status = base.status.advance(Rank.RESOLVED, base_epoch=base.status.epoch)
+        self.base = replace(base, status=status, resolved_at=self._at)
+        self._made = self.base
+        timeline.append(_entry(self._ctx, self.base, EntryKind.RESOLVED, alert_id=alert.id))
+        return True
+
+    def incident(self) -> Incident:
+        if self._made is None:
+            self._made = replace(
+                self.base,
+                alert_count=self.alert_count,
+                open_alerts=self.open_alerts,
+                priority=self.priority,
+                updated_at=self._at,
+            )
+        return self._made
+
+    def flush(self, timeline: list[TimelineEntry]) -> None:
+        """The body's entries so far, one per kind."""
+        ctx, incident = self._ctx, self.base
+        if self.added:
+            timeline.append(
+                _entry(
+                    ctx,
+                    incident,
+                    EntryKind.ALERT_ADDED,
+                    alerts=self.added,
+                    count=len(self.added),
+                    service_id=ctx.service_id,
+                )
+            )
+            self.added = []
+        if self.raised is not None:
+            raised = self.raised
+            timeline.append(
+                _entry(ctx, incident, EntryKind.PRIORITY_RAISED, alert_id=raised.id, summary=raised.summary)
+            )
+            self.raised = None
+        if self.resolved:
+            timeline.append(
+                _entry(
+                    ctx,
+                    incident,
+                    EntryKind.ALERT_RESOLVED,
+                    alerts=self.resolved,
+                    count=len(self.resolved),
+                    open_alerts=self.resolved_open,
+                )
+            )
+            self.resolved = []
+
+
 def _entry(ctx: Context, incident: Incident, kind: EntryKind, **body: Any) -> TimelineEntry:
     return TimelineEntry(ctx.new_id(), incident.id, incident.service_id, ctx.at, kind, ctx.actor, body)
 
 
 def _raise_priority(incident: Incident, alert: Alert, ctx: Context) -> tuple[Incident, list[TimelineEntry]]:
-    if alert.priority is Priority.HIGH and incident.priority is Priority.LOW:
+    if _raises(incident.priority, alert):
         raised = replace(incident, priority=Priority.HIGH)
         return raised, [
             _entry(ctx, raised, EntryKind.PRIORITY_RAISED, alert_id=alert.id, summary=alert.summary)
@@ -135,29 +388,45 @@ def _raise_priority(incident: Incident, alert: Alert, ctx: Context) -> tuple[Inc
     return incident, []
 
 
-def _repeat(event: AlertEvent, alert: Alert, incident: Incident, ctx: Context) -> Folded:
+def _raises(priority: Priority, alert: Alert) -> bool:
+    return alert.priority is Priority.HIGH and priority is Priority.LOW
+
+
+def _repeated(event: AlertEvent, alert: Alert, at: datetime) -> Alert | None:
+    """The alert after a trigger for it, or None when there is nothing worth writing (REFRESH_AFTER)."""
     severity = event.severity if event.severity is not None else alert.severity
-    updated = replace(
+    summary = event.summary or alert.summary
+    if (
+        not event.counts_repeat
+        and severity is alert.severity
+        and summary == alert.summary
+        and at - alert.last_seen < REFRESH_AFTER
+    ):
+        return None
+    return replace(
         alert,
-        last_seen=ctx.at,
-        summary=event.summary or alert.summary,
+        last_seen=at,
+        summary=summary,
         severity=severity,
         priority=priority_for(severity),
         repeat_count=alert.repeat_count + (1 if event.counts_repeat else 0),
     )
-    incident, entries = _raise_priority(incident, updated, ctx)
-    if event.counts_repeat:
+
+
+def _repeat(event: AlertEvent, alert: Alert, incident: Incident, ctx: Context) -> Folded:
+    updated = _repeated(event, alert, ctx.at)
+    incident, entries = _raise_priority(incident, updated or alert, ctx)
+    if event.counts_repeat and updated is not None:
         entries.insert(
             0,
             _entry(
                 ctx, incident, EntryKind.ALERT_REPEATED, alert_id=alert.id, repeat_count=updated.repeat_count
             ),
         )
-    incident = replace(incident, updated_at=ctx.at) if entries else incident
     return Folded(
         Outcome.REPEATED if event.counts_repeat else Outcome.REFRESHED,
         updated,
-        incident if entries else None,
+        replace(incident, updated_at=ctx.at) if entries else None,
         tuple(entries),
     )
 
@@ -175,17 +444,22 @@ def _new_alert(
     if incident is None or not incident.status.is_open:
         return _new_incident(event, ctx)
     alert = _make_alert(event, incident.id, ctx)
+    raises = _raises(incident.priority, alert)
     incident = replace(
         incident,
         alert_count=incident.alert_count + 1,
         open_alerts=incident.open_alerts + 1,
         updated_at=ctx.at,
+        priority=Priority.HIGH if raises else incident.priority,
     )
     entries = [
         _entry(ctx, incident, kind, alert_id=alert.id, summary=alert.summary, service_id=ctx.service_id)
     ]
-    incident, raised = _raise_priority(incident, alert, ctx)
-    return Folded(outcome, alert, incident, (*entries, *raised))
+    if raises:
+        entries.append(
+            _entry(ctx, incident, EntryKind.PRIORITY_RAISED, alert_id=alert.id, summary=alert.summary)
+        )
+    return Folded(outcome, alert, incident, tuple(entries))
 
 
 def _new_incident(event: AlertEvent, ctx: Context) -> Folded:
