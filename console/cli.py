@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the server headless, for a team")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8765)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes (default: one per CPU, at most 4; they share the database)",
+    )
     serve.add_argument(
         "--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)"
     )
@@ -84,9 +90,23 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
     settings = settings_module.load(data_dir=args.data_dir, db_url=args.db, host=args.host, port=args.port)
     log_file = logs.configure(settings.data_dir)
-    options = ServeOptions(settings.server_db_url, settings.host, settings.port, args.tls_cert, args.tls_key)
+    workers = args.workers or min(os.cpu_count() or 1, 4)
+    options = ServeOptions(
+        settings.server_db_url,
+        settings.host,
+        settings.port,
+        args.tls_cert,
+        args.tls_key,
+        workers,
+        settings.data_dir,
+    )
     logging.getLogger(__name__).info(
-        "serving on %s://%s:%d (log: %s)", options.scheme, options.host, options.port, log_file
+        "serving on %s://%s:%d with %d worker(s) (log: %s)",
+        options.scheme,
+        options.host,
+        options.port,
+        workers,
+        log_file,
     )
     serve(options)
     return 0

@@ -104,9 +104,12 @@ def encode_cursor(created_at: datetime, incident_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, incident_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(incident_id)
+        at = datetime.fromisoformat(created)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise bad_request("cursor", "not a cursor this server gave out") from exc
+    if at.tzinfo is None:
+        raise bad_request("cursor", "not a cursor this server gave out")
+    return at, str(incident_id)
 
 
 def api_router(engine: Engine, directory: Directory) -> APIRouter:
@@ -168,7 +171,8 @@ def api_router(engine: Engine, directory: Directory) -> APIRouter:
                 raise bad_request("priority", "must be high or low")
             query = query.where(i.priority == priority)
         if service:
-            query = query.where(s.id == int(service) if service.isdigit() else s.name == service)
+            by_id = service.isascii() and service.isdigit() and len(service) <= 18  # else it is a name
+            query = query.where(s.id == int(service) if by_id else s.name == service)
         if cursor:
             created, after_id = decode_cursor(cursor)
             query = query.where(or_(i.created_at < created, and_(i.created_at == created, i.id < after_id)))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,7 @@ from console.server.database import migrate, open_engine
 from console.server.directory import Directory
 from console.server.intake.asgi import IntakeFastPath
 from console.server.intake.handlers import Intake, openapi_paths
+from console.server.writelock import WriteLock
 from console.server.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,9 @@ class AppConfig:
 def create_app(config: AppConfig) -> ASGIApp:
     write_engine = open_engine(config.db_url, writer=True)
     read_engine = open_engine(config.db_url)
-    writer = GroupCommitWriter(write_engine, max_pending=config.max_pending)
+    database_file = write_engine.url.database if write_engine.dialect.name == "sqlite" else None
+    lock = WriteLock(Path(database_file) if database_file else None)
+    writer = GroupCommitWriter(write_engine, lock, max_pending=config.max_pending)
     directory = Directory(read_engine)
 
     @asynccontextmanager
@@ -46,7 +50,7 @@ def create_app(config: AppConfig) -> ASGIApp:
         try:
             yield
         finally:
-            await run_in_threadpool(writer.stop)
+            await writer.stop()
             write_engine.dispose()
             read_engine.dispose()
 

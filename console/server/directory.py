@@ -50,7 +50,9 @@ class Directory:
             ).first()
             integration = None
             if row is not None:
-                parents = dict(conn.execute(select(ServiceRow.id, ServiceRow.parent_id)).tuples().all())
+                parents = {
+                    sid: parent for sid, parent in conn.execute(select(ServiceRow.id, ServiceRow.parent_id))
+                }
                 integration = Integration(row.id, row.service_id, _ancestors(row.service_id, parents))
         ttl = _HIT_TTL if integration else _MISS_TTL
         self._integrations[key] = (time.monotonic() + ttl, integration)

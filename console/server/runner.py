@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
+import json
 import logging
+import os
+import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from console.server.app import AppConfig, create_app
+from console.server.database import migrate, open_engine
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+_APP_ENV = "RESPONDER_SERVER_APP"  # how `serve --workers N` hands the configuration to its processes
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +32,66 @@ class ServeOptions:
     port: int = 8765
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    workers: int = 1
+    log_dir: Path | None = None  # where worker processes log (they start with no logging set up)
 
     @property
     def scheme(self) -> str:
         return "https" if self.tls_cert else "http"
 
 
-def _uvicorn_config(options: ServeOptions) -> uvicorn.Config:
-    return uvicorn.Config(
-        create_app(AppConfig(db_url=options.db_url)),
-        host=options.host,
-        port=options.port,
-        ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
-        ssl_keyfile=str(options.tls_key) if options.tls_key else None,
-        access_log=False,  # one line per alert would cost more than storing the alert
-        log_config=None,  # keep our logging setup
-        timeout_graceful_shutdown=10,
-    )
+def _uvicorn_options(options: ServeOptions) -> dict[str, Any]:
+    return {
+        "host": options.host,
+        "port": options.port,
+        "ssl_certfile": str(options.tls_cert) if options.tls_cert else None,
+        "ssl_keyfile": str(options.tls_key) if options.tls_key else None,
+        "access_log": False,  # one line per alert would cost more than storing the alert
+        "log_config": None,  # keep our logging setup
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def serve(options: ServeOptions) -> None:
-    """Run until SIGINT/SIGTERM; in-flight events are committed and answered before exit."""
-    uvicorn.Server(_uvicorn_config(options)).run()
+    """Run until SIGINT/SIGTERM; in-flight events are committed and answered before exit.
+
+    With several workers, each process parses requests and writes its own group commits; they take
+    turns on the database through the write lock, so both cores work.
+    """
+    if options.workers <= 1:
+        app = create_app(AppConfig(db_url=options.db_url))
+        uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(options))).run()
+        return
+    engine = open_engine(options.db_url, writer=True)
+    migrate(engine)  # once, before the workers start
+    engine.dispose()
+    os.environ[_APP_ENV] = json.dumps({"db_url": options.db_url, "log_dir": str(options.log_dir or "")})
+    uvicorn.run(
+        "console.server.runner:app_from_environment",
+        factory=True,
+        workers=options.workers,
+        **_uvicorn_options(options),
+    )
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive `serve` (after a kill -9 it would hold the port and keep writing)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before we could ask
+        raise SystemExit(1)
+
+
+def app_from_environment() -> ASGIApp:
+    """The app of one worker process of `serve --workers N`."""
+    _die_with_parent()
+    given = json.loads(os.environ[_APP_ENV])
+    if given["log_dir"]:
+        from console import logs
+
+        logs.configure(Path(given["log_dir"]))
+    return create_app(AppConfig(db_url=given["db_url"]))
 
 
 class EmbeddedServer:
@@ -52,7 +101,8 @@ class EmbeddedServer:
     """
 
     def __init__(self, options: ServeOptions) -> None:
-        self._server = uvicorn.Server(_uvicorn_config(options))
+        app = create_app(AppConfig(db_url=options.db_url))
+        self._server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(options)))
         self._thread = threading.Thread(target=self._server.run, name="embedded-server", daemon=True)
         self._scheme = options.scheme
 
