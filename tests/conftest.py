@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,4 +14,4 @@ def _isolated_data_dir(
     data_dir = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("RESPONDER_DATA_DIR", str(data_dir))
     monkeypatch.setenv("RESPONDER_CONFIG", str(data_dir / "absent-config.toml"))
-    yield data_dir
+    return data_dir

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -52,27 +53,28 @@ class ServerProcess:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0, verify: str | bool = True) -> ServerProcess:
-        log = (self.data_dir / "serve-stdout.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(MAIN),
-                "serve",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    def start(self, timeout: float = 30.0, verify: ssl.SSLContext | bool = True) -> ServerProcess:
+        log_path = self.data_dir / "serve-stdout.log"
+        with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(MAIN),
+                    "serve",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
+                raise RuntimeError(f"server exited with {self.process.returncode}; see {log_path}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1, verify=verify).status_code == 200:
                     return self

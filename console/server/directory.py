@@ -16,6 +16,7 @@ from console.server.tables import IntegrationRow, ServiceRow, UserRow
 
 _MISS_TTL = 2.0  # seconds a wrong key is remembered as wrong
 _HIT_TTL = 30.0  # seconds a known key or parent chain is trusted before it is read again
+_MAX_CACHED = 10_000  # past this the cache starts again: random wrong keys must not grow it forever
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Directory:
                 }
                 integration = Integration(row.id, row.service_id, _ancestors(row.service_id, parents))
         ttl = _HIT_TTL if integration else _MISS_TTL
+        if len(self._integrations) >= _MAX_CACHED:
+            self._integrations.clear()
         self._integrations[key] = (time.monotonic() + ttl, integration)
         return integration
 
@@ -74,6 +77,8 @@ class Directory:
                 select(UserRow.id, UserRow.name, UserRow.role).where(UserRow.token_hash == digest)
             ).first()
         user = User(row.id, row.name, row.role) if row else None
+        if len(self._users) >= _MAX_CACHED:
+            self._users.clear()
         self._users[digest] = (time.monotonic() + (_HIT_TTL if user else _MISS_TTL), user)
         return user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import warnings
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +48,10 @@ def alive(pid: int) -> bool:
 
 
 class Server(ServerProcess):
-    """ServerProcess, plus killing every process of the server, minus one leak.
+    """ServerProcess, plus killing every process of the server."""
 
-    The leak: `ServerProcess.start` opens the log file it hands to Popen and never closes it, and under
-    `filterwarnings = error` the ResourceWarning of that handle fails the test.
-    """
-
-    def start(self, timeout: float = 30.0, verify: str | bool = True) -> Server:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "unclosed file .*serve-stdout.log", ResourceWarning)
-            super().start(timeout, verify)
+    def start(self, timeout: float = 30.0, verify: ssl.SSLContext | bool = True) -> Server:
+        super().start(timeout, verify)
         return self
 
     def processes(self) -> list[int]:
