@@ -8,9 +8,7 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("RESPONDER_DATA_DIR", str(data_dir))
     monkeypatch.setenv("RESPONDER_CONFIG", str(data_dir / "absent-config.toml"))
