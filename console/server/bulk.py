@@ -1,30 +1,82 @@
-"""Bulk writes for the intake hot path, below SQLAlchemy's per-row parameter processing.
+"""Bulk reads and writes for the intake hot path, below SQLAlchemy's per-row processing.
 
 SQLAlchemy runs every value of every row through its type processors; with twenty columns an alert
 that cost more than SQLite's own work. Here each statement is compiled once per dialect by
-SQLAlchemy (so PostgreSQL gets its own SQL) and rows go to the driver's executemany, converted by
-`Codec`, which knows the two kinds of value that need converting: times and JSON.
+SQLAlchemy (so PostgreSQL gets its own SQL and parameter style) and rows go to the driver's
+executemany as tuples in a fixed column order, converted by `Codec`, which knows the two kinds of
+value that need converting: times and JSON. Reads select the raw columns (`raw`) and convert them
+with the same Codec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, insert, type_coerce, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.types import NullType
+
+Row = tuple[Any, ...]
+
+
+class LazyJson(Mapping[str, Any]):
+    """A JSON object from the database, decoded when first read.
+
+    The intake loads every open alert of a group for each Alertmanager body but never reads their
+    labels or details; this keeps those from being decoded a hundred times a body for nothing.
+    """
+
+    __slots__ = ("_text", "_value")
+
+    def __init__(self, text: str | bytes) -> None:
+        self._text = text
+        self._value: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._value is None:
+            value = orjson.loads(self._text)
+            self._value = value if isinstance(value, dict) else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+    def fragment(self) -> orjson.Fragment:
+        return orjson.Fragment(self._text)
+
+
+def _plain(value: Any) -> Any:
+    """orjson's fallback: other mappings as objects (a LazyJson as the text it came from)."""
+    if isinstance(value, LazyJson):
+        return value.fragment()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class Codec:
-    """Values as the driver takes them: SQLite stores UTC text in SQLAlchemy's own format."""
+    """Values as the driver takes and gives them: SQLite stores UTC text in SQLAlchemy's own format
+    and JSON as text; PostgreSQL's driver converts both itself."""
 
     def __init__(self, dialect: Dialect) -> None:
         self._sqlite = dialect.name == "sqlite"
         self._times: dict[datetime, str] = {}  # most rows of a batch share its arrival time
+        self._parsed: dict[str, datetime] = {}  # and most rows of a group share theirs
 
     def time(self, value: datetime | None) -> datetime | str | None:
         if value is None or not self._sqlite:
@@ -34,41 +86,93 @@ class Codec:
             text = self._times[value] = f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
         return text
 
+    def load_time(self, value: datetime | str | None) -> datetime | None:
+        """An aware UTC datetime, as `tables.UTCDateTime` gives it."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            parsed = self._parsed.get(value)
+            if parsed is None:
+                parsed = datetime.fromisoformat(value)
+                parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+                self._parsed[value] = parsed
+            return parsed
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
     @staticmethod
     def json(value: Any) -> str:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=_plain).decode()
+
+    def load_json(self, value: Any) -> Any:
+        return orjson.loads(value) if self._sqlite and isinstance(value, str | bytes) else value
+
+    def lazy_json(self, value: Any) -> Mapping[str, Any]:
+        """A JSON object column, decoded only if it is read."""
+        return LazyJson(value) if self._sqlite and isinstance(value, str | bytes) else value
+
+
+def raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A column selected as the driver returns it, for a Codec to convert (no type processing)."""
+    return type_coerce(column, NullType()).label(column.key)
 
 
 @lru_cache(maxsize=64)
-def _compiled_insert(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Compiled:
-    return insert(table).compile(dialect=dialect, column_keys=list(keys))
+def _compiled_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> Compiled:
+    # inline: nothing is fetched back (no RETURNING of generated keys on PostgreSQL)
+    return insert(table).inline().compile(dialect=dialect, column_keys=list(columns))
 
 
 @lru_cache(maxsize=64)
-def _compiled_update(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Compiled:
+def _compiled_update(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> Compiled:
     statement = (
         update(table)
         .where(table.c.id == bindparam("_id"))
-        .values({key: bindparam(key) for key in keys if key != "_id"})
+        .values({key: bindparam(key) for key in columns if key != "_id"})
     )
     return statement.compile(dialect=dialect)
 
 
-def _execute(conn: Connection, compiled: Compiled, rows: Sequence[dict[str, Any]]) -> None:
+@lru_cache(maxsize=64)
+def _parameters(compiled: Compiled, columns: tuple[str, ...]) -> Callable[[Sequence[Row]], list[Any]]:
+    """How rows in `columns` order become the compiled statement's executemany parameters."""
     order = getattr(compiled, "positiontup", None)
-    if order:
-        conn.exec_driver_sql(compiled.string, [tuple(row[key] for key in order) for row in rows])
-    else:
-        conn.exec_driver_sql(compiled.string, list(rows))
+    if order is None:  # named parameters (PostgreSQL's drivers): dicts
+        return lambda rows: [dict(zip(columns, row, strict=True)) for row in rows]
+    if tuple(order) == columns:  # positional in the same order (SQLite): the tuples as they are
+        return list
+    if missing := [key for key in order if key not in columns]:  # a column with a default, say
+        raise ValueError(f"rows must give every column the statement sets; missing {missing}")
+    pick = itemgetter(*(columns.index(key) for key in order))
+    if len(order) == 1:
+        return lambda rows: [(pick(row),) for row in rows]
+    return lambda rows: [pick(row) for row in rows]
+
+
+def _execute(conn: Connection, compiled: Compiled, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
+    conn.exec_driver_sql(compiled.string, _parameters(compiled, columns)(rows))
+
+
+def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
+    """INSERT rows given as tuples of `columns`, their values already converted by a Codec."""
+    if rows:
+        _execute(conn, _compiled_insert(conn.dialect, table, columns), columns, rows)
+
+
+def update_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
+    """UPDATE rows by primary key: `columns` are those to set, and `_id` for the key."""
+    if rows:
+        _execute(conn, _compiled_update(conn.dialect, table, columns), columns, rows)
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT rows that all have the same keys, already converted by a Codec."""
+    """INSERT rows given as dicts that all have the same keys."""
     if rows:
-        _execute(conn, _compiled_insert(conn.dialect, table, tuple(rows[0])), rows)
+        columns = tuple(rows[0])
+        insert_rows(conn, table, columns, [tuple(row[key] for key in columns) for row in rows])
 
 
 def update_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """UPDATE rows by primary key, given as `_id`, the other keys being the columns to set."""
+    """UPDATE rows given as dicts by primary key, as `_id`, the other keys being the columns to set."""
     if rows:
-        _execute(conn, _compiled_update(conn.dialect, table, tuple(rows[0])), rows)
+        columns = tuple(rows[0])
+        update_rows(conn, table, columns, [tuple(row[key] for key in columns) for row in rows])

@@ -1,26 +1,29 @@
 """Applies intake commands to the database in one transaction per batch (the group-commit unit).
 
 Lookups go to the database once per key and are then served from this transaction's own view, so
-several events for one key in a batch see each other. Writes are collected and sent as a few
-executemany statements at the end: that is what lets one SQLite writer keep thousands of events a
-second durable.
+several events for one key in a batch see each other. A body whose events all belong to one group
+(Alertmanager) is folded as a unit (`fold_group`): its group's open alerts and incident are loaded
+for the whole batch in a couple of queries, and the body changes the incident once. Writes are
+collected and sent as a few executemany statements at the end, rows as tuples: that is what lets one
+SQLite writer keep thousands of events a second durable.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from console.domain.incident import Alert, AlertStatus, Incident, Link, TimelineEntry
-from console.domain.intake import AlertEvent, Context, Outcome, fold
+from console.domain.intake import AlertEvent, Context, Outcome, fold, fold_group
 from console.domain.priority import Priority, Severity
 from console.domain.status import Rank, Status
-from console.server.bulk import Codec, insert_many, update_many
+from console.server.bulk import Codec, Row, insert_rows, raw, update_rows
 from console.server.tables import alerts, events, incidents, timeline
 from console.server.tables import change_log as changes
 
@@ -67,25 +70,60 @@ class _Pending:
     new_alerts: dict[str, Alert] = field(default_factory=dict)
     changed_alerts: dict[str, Alert] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
 
 
-_ALERT_BY_KEY = select(alerts).where(
+# Alerts are read with their columns in this order, as the driver gives them (see `bulk.raw`).
+_ALERT_COLUMNS = (
+    "id",
+    "incident_id",
+    "service_id",
+    "integration_id",
+    "dedup_key",
+    "group_key",
+    "status",
+    "summary",
+    "source",
+    "severity",
+    "priority",
+    "component",
+    "group_name",
+    "class_name",
+    "labels",
+    "details",
+    "links",
+    "repeat_count",
+    "first_seen",
+    "last_seen",
+    "acknowledged_at",
+    "resolved_at",
+)
+_RAW_ALERTS = [raw(alerts.c[name]) for name in _ALERT_COLUMNS]
+_OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(
+    alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
+)
+_OPEN_ALERTS_OF_GROUPS = select(*_RAW_ALERTS).where(
+    alerts.c.integration_id == bindparam("i"),
+    alerts.c.group_key.in_(bindparam("groups", expanding=True)),
+    alerts.c.resolved_at.is_(None),
+)
+_ALERT_BY_KEY = select(*_RAW_ALERTS).where(
     alerts.c.integration_id == bindparam("i"),
     alerts.c.group_key == bindparam("g"),
     alerts.c.dedup_key == bindparam("d"),
     alerts.c.resolved_at.is_(None),
 )
-_OPEN_ALERTS_BY_KEYS = select(alerts).where(
-    alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
-)
 _INCIDENTS_BY_IDS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
-_ALERTS_OF_GROUP = select(alerts).where(
-    alerts.c.integration_id == bindparam("i"),
-    alerts.c.group_key == bindparam("g"),
-    alerts.c.resolved_at.is_(None),
-)
 _INCIDENT_BY_ID = select(incidents).where(incidents.c.id == bindparam("id"))
+_OPEN_INCIDENTS_OF_GROUPS = (
+    select(incidents)
+    .where(
+        incidents.c.integration_id == bindparam("i"),
+        incidents.c.group_key.in_(bindparam("groups", expanding=True)),
+        incidents.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(incidents.c.created_at)  # the newest last: it wins, as with one group's query below
+)
 _OPEN_INCIDENT_OF_GROUP = (
     select(incidents)
     .where(
@@ -114,8 +152,11 @@ class IngestTransaction:
         self._at = at
         self._new_id = new_id
         self._numbers = numbers
-        self._alerts: dict[tuple[int, str, str], Alert | None] = {}  # open alert per key, or known none
-        self._groups_loaded: set[tuple[int, str]] = set()
+        self._codec = Codec(conn.dialect)
+        self._alerts: dict[tuple[int, str], Alert | None] = {}  # ungrouped: open alert per key, or none
+        self._groups: dict[tuple[int, str], dict[str, Alert]] = {}  # grouped: a group's open alerts
+        self._stored_alerts: set[str] = set()  # ids of alerts that have a row: changes are updates
+        self._links: dict[str, tuple[Link, ...]] = {}
         self._incidents: dict[str, Incident] = {}
         self._group_incident: dict[tuple[int, str], str | None] = {}
         self._service_incident: dict[int, str | None] = {}
@@ -125,48 +166,70 @@ class IngestTransaction:
 
     def prefetch(self, commands: Sequence[Command]) -> None:
         """Load what a batch will look up in a few queries instead of one or two per event."""
-        wanted: set[tuple[int, str, str]] = set()
+        wanted: set[tuple[int, str]] = set()
+        groups: dict[int, set[str]] = {}
         for command in commands:
             if not isinstance(command, Ingest):
                 continue
+            integration_id = command.integration.id
             for event in command.events:
                 if event.group_key:
-                    self._load_group(command.integration.id, event.group_key)
+                    groups.setdefault(integration_id, set()).add(event.group_key)
                 else:
-                    wanted.add((command.integration.id, "", event.dedup_key))
+                    wanted.add((integration_id, event.dedup_key))
+        for integration_id, group_keys in groups.items():
+            self._load_groups(integration_id, group_keys)
         wanted -= self._alerts.keys()
-        dedup_keys = sorted({key[2] for key in wanted})
+        dedup_keys = sorted({key[1] for key in wanted})
         for chunk in _chunks(dedup_keys):
-            for row in self._conn.execute(_OPEN_ALERTS_BY_KEYS, {"keys": chunk}).mappings():
-                key = (row["integration_id"], row["group_key"], row["dedup_key"])
-                if key in wanted:
-                    self._alerts[key] = _alert(row)
+            for row in self._conn.execute(_OPEN_ALERTS_BY_KEYS, {"keys": chunk}):
+                if not row[5] and (row[3], row[4]) in wanted:  # ungrouped, on an integration asked for
+                    alert = self._alert(row)
+                    self._alerts[(alert.integration_id, alert.dedup_key)] = alert
         for key in wanted:
             self._alerts.setdefault(key, None)
-        incident_ids = sorted({a.incident_id for a in self._alerts.values() if a} - self._incidents.keys())
-        for chunk in _chunks(incident_ids):
+        self._load_incidents_of_alerts()
+
+    def _load_groups(self, integration_id: int, group_keys: Iterable[str]) -> None:
+        """Alertmanager posts whole groups: a query or two load every open alert and the open
+        incident of each group of a batch."""
+        keys = sorted(g for g in group_keys if (integration_id, g) not in self._groups)
+        for chunk in _chunks(keys):
+            params = {"i": integration_id, "groups": chunk}
+            for g in chunk:
+                self._groups[(integration_id, g)] = {}
+            for row in self._conn.execute(_OPEN_ALERTS_OF_GROUPS, params):
+                alert = self._alert(row)
+                self._groups[(integration_id, alert.group_key)].setdefault(alert.dedup_key, alert)
+            found: dict[str, str] = {}
+            for incident_row in self._conn.execute(_OPEN_INCIDENTS_OF_GROUPS, params).mappings():
+                found[incident_row["group_key"]] = self._remember(incident_row)
+            for g in chunk:  # what this batch did to a group's incident already stands
+                self._group_incident.setdefault((integration_id, g), found.get(g))
+
+    def _load_incidents_of_alerts(self) -> None:
+        wanted = {a.incident_id for a in self._alerts.values() if a}
+        for group in self._groups.values():
+            wanted.update(a.incident_id for a in group.values())
+        for chunk in _chunks(sorted(wanted - self._incidents.keys())):
             for row in self._conn.execute(_INCIDENTS_BY_IDS, {"ids": chunk}).mappings():
                 self._remember(row)
 
+    def _group(self, integration_id: int, group_key: str) -> dict[str, Alert]:
+        if (integration_id, group_key) not in self._groups:
+            self._load_groups(integration_id, [group_key])
+        return self._groups[(integration_id, group_key)]
+
     def _open_alert(self, integration_id: int, group_key: str, dedup_key: str) -> Alert | None:
-        key = (integration_id, group_key, dedup_key)
+        if group_key:
+            return self._group(integration_id, group_key).get(dedup_key)
+        key = (integration_id, dedup_key)
         if key not in self._alerts:
-            if (integration_id, group_key) in self._groups_loaded:
-                return None
             row = self._conn.execute(
                 _ALERT_BY_KEY, {"i": integration_id, "g": group_key, "d": dedup_key}
             ).first()
-            self._alerts[key] = _alert(row._mapping) if row else None
+            self._alerts[key] = self._alert(row) if row else None
         return self._alerts[key]
-
-    def _load_group(self, integration_id: int, group_key: str) -> None:
-        """Alertmanager posts whole groups: one query loads every open alert of the group."""
-        if (integration_id, group_key) in self._groups_loaded:
-            return
-        for row in self._conn.execute(_ALERTS_OF_GROUP, {"i": integration_id, "g": group_key}).mappings():
-            alert = _alert(row)
-            self._alerts.setdefault((integration_id, group_key, alert.dedup_key), alert)
-        self._groups_loaded.add((integration_id, group_key))
 
     def _incident(self, incident_id: str) -> Incident | None:
         if incident_id not in self._incidents:
@@ -187,20 +250,33 @@ class IngestTransaction:
             self._group_incident[key] = self._remember(row._mapping) if row else None
         return self._cached_open(self._group_incident[key])
 
-    def _open_incident_of_services(self, service_ids: Iterable[int]) -> Incident | None:
+    def _open_incidents_of_services(self, service_ids: Iterable[int]) -> Iterator[Incident]:
+        """The open incident of each service, in order, as far as the caller reads."""
         for service_id in service_ids:
             if service_id not in self._service_incident:
                 row = self._conn.execute(_OPEN_INCIDENT_OF_SERVICE, {"s": service_id}).first()
                 self._service_incident[service_id] = self._remember(row._mapping) if row else None
             incident = self._cached_open(self._service_incident[service_id])
             if incident is not None:
-                return incident
-        return None
+                yield incident
 
     def _remember(self, row: RowMapping) -> str:
         incident = _incident(row)
         self._incidents.setdefault(incident.id, incident)
         return incident.id
+
+    def _alert(self, row: Sequence[Any]) -> Alert:
+        """An alert from a row of `_ALERT_COLUMNS`, remembered as stored."""
+        text = row[16]
+        if isinstance(text, str):  # the alerts of a group mostly share their links: decode each once
+            links = self._links.get(text)
+            if links is None:
+                links = self._links[text] = _links(orjson.loads(text))
+        else:  # already decoded by the driver
+            links = _links(text)
+        alert = _alert(row, self._codec, links)
+        self._stored_alerts.add(alert.id)
+        return alert
 
     # -- commands --
 
@@ -218,88 +294,111 @@ class IngestTransaction:
             new_id=self._new_id,
             next_number=self._numbers,
         )
-        outcomes = []
-        for event in command.events:
-            if event.group_key:
-                self._load_group(integration.id, event.group_key)
-            alert = self._open_alert(integration.id, event.group_key, event.dedup_key)
-            if alert is not None:
-                incident = self._incident(alert.incident_id)
-            elif event.group_key:
-                incident = self._open_incident_of_group(integration.id, event.group_key)
-            else:
-                incident = None
-            folded = fold(
-                event,
-                alert=alert,
-                incident=incident,
-                parent_incident=lambda: self._open_incident_of_services(integration.ancestors),
-                ctx=ctx,
-            )
-            self._keep(folded.alert, folded.incident, folded.timeline, integration)
-            outcomes.append(folded.outcome)
+        group_key = command.events[0].group_key if command.events else ""
+        if group_key and all(event.group_key == group_key for event in command.events):
+            outcomes = self._apply_group(command.events, integration, group_key, ctx)
+        else:
+            outcomes = [self._apply_one(event, integration, ctx) for event in command.events]
         dedup = command.events[0].dedup_key if len(command.events) == 1 else None
         self._record_event(
             integration, command.format, command.action, dedup, _summary(outcomes), command.raw
         )
         return outcomes
 
-    def _keep(
-        self,
-        alert: Alert | None,
-        incident: Incident | None,
-        entries: Sequence[TimelineEntry],
-        where: Integration,
-    ) -> None:
-        pending = self._pending
-        if incident is not None:
-            known = incident.id in self._incidents and incident.id not in pending.new_incidents
-            self._incidents[incident.id] = incident
-            (pending.changed_incidents if known else pending.new_incidents)[incident.id] = incident
-            if incident.group_key and incident.integration_id is not None:
-                self._group_incident[(incident.integration_id, incident.group_key)] = incident.id
-            if incident.status.is_open:
-                self._service_incident[incident.service_id] = incident.id
-            else:  # another incident of the service may still be open: ask again next time
-                self._service_incident.pop(incident.service_id, None)
+    def _apply_group(
+        self, events: Sequence[AlertEvent], integration: Integration, group_key: str, ctx: Context
+    ) -> list[Outcome]:
+        folded = fold_group(
+            events,
+            alerts=self._group(integration.id, group_key),
+            incident=self._open_incident_of_group(integration.id, group_key),
+            incident_of=self._incident,
+            parent_incidents=lambda: self._open_incidents_of_services(integration.ancestors),
+            ctx=ctx,
+        )
+        for incident in folded.incidents:
+            self._keep_incident(incident)
+        for alert in folded.alerts:
+            self._keep_alert(alert)
+        self._pending.timeline.extend(folded.timeline)
+        return list(folded.outcomes)
+
+    def _apply_one(self, event: AlertEvent, integration: Integration, ctx: Context) -> Outcome:
+        alert = self._open_alert(integration.id, event.group_key, event.dedup_key)
         if alert is not None:
-            key = (alert.integration_id, alert.group_key, alert.dedup_key)
-            known = (
-                key in self._alerts and self._alerts[key] is not None and alert.id not in pending.new_alerts
-            )
-            (pending.changed_alerts if known else pending.new_alerts)[alert.id] = alert
-            self._alerts[key] = alert if alert.is_open else None
-        pending.timeline.extend(entries)
+            incident = self._incident(alert.incident_id)
+        elif event.group_key:
+            incident = self._open_incident_of_group(integration.id, event.group_key)
+        else:
+            incident = None
+        folded = fold(
+            event,
+            alert=alert,
+            incident=incident,
+            parent_incident=lambda: next(self._open_incidents_of_services(integration.ancestors), None),
+            ctx=ctx,
+        )
+        if folded.incident is not None:
+            self._keep_incident(folded.incident)
+        if folded.alert is not None:
+            self._keep_alert(folded.alert)
+        self._pending.timeline.extend(folded.timeline)
+        return folded.outcome
+
+    def _keep_incident(self, incident: Incident) -> None:
+        pending = self._pending
+        known = incident.id in self._incidents and incident.id not in pending.new_incidents
+        self._incidents[incident.id] = incident
+        (pending.changed_incidents if known else pending.new_incidents)[incident.id] = incident
+        if incident.group_key and incident.integration_id is not None:
+            self._group_incident[(incident.integration_id, incident.group_key)] = incident.id
+        if incident.status.is_open:
+            self._service_incident[incident.service_id] = incident.id
+        else:  # another incident of the service may still be open: ask again next time
+            self._service_incident.pop(incident.service_id, None)
+
+    def _keep_alert(self, alert: Alert) -> None:
+        pending = self._pending
+        if alert.id in self._stored_alerts:
+            pending.changed_alerts[alert.id] = alert
+        else:
+            pending.new_alerts[alert.id] = alert
+        if alert.group_key:
+            group = self._group(alert.integration_id, alert.group_key)
+            if alert.is_open:
+                group[alert.dedup_key] = alert
+            elif (known := group.get(alert.dedup_key)) is not None and known.id == alert.id:
+                del group[alert.dedup_key]
+        else:
+            key = (alert.integration_id, alert.dedup_key)
+            if alert.is_open:
+                self._alerts[key] = alert
+            elif (known := self._alerts.get(key)) is not None and known.id == alert.id:
+                self._alerts[key] = None
 
     def _record_event(
         self, integration: Integration, fmt: str, action: str, dedup_key: str | None, outcome: str, raw: str
     ) -> None:
         self._pending.events.append(
-            {
-                "received_at": None,  # filled in at flush
-                "integration_id": integration.id,
-                "format": fmt,
-                "action": action,
-                "dedup_key": dedup_key,
-                "outcome": outcome,
-                "raw": raw,
-            }
+            (self._codec.time(self._at), integration.id, fmt, action, dedup_key, outcome, raw)
         )
 
     def flush(self) -> None:
         """Write what the batch changed; updates first, so a resolved key can be opened again."""
-        pending, conn, codec = self._pending, self._conn, Codec(self._conn.dialect)
-        insert_many(conn, incidents, [_incident_row(i, codec) for i in pending.new_incidents.values()])
-        update_many(
-            conn, incidents, [_incident_row(i, codec, "_id") for i in pending.changed_incidents.values()]
-        )
-        update_many(conn, alerts, [_alert_row(a, codec, "_id") for a in pending.changed_alerts.values()])
-        insert_many(conn, alerts, [_alert_row(a, codec) for a in pending.new_alerts.values()])
-        insert_many(conn, timeline, [_timeline_row(e, codec) for e in pending.timeline])
+        pending, conn, codec = self._pending, self._conn, self._codec
+        new_incidents = [_incident_row(i, codec) for i in pending.new_incidents.values()]
+        insert_rows(conn, incidents, _INCIDENT_COLUMNS, new_incidents)
+        changed_incidents = [(*_incident_row(i, codec)[1:], i.id) for i in pending.changed_incidents.values()]
+        update_rows(conn, incidents, _INCIDENT_UPDATE, changed_incidents)
+        changed_alerts = [_alert_update_row(a, codec) for a in pending.changed_alerts.values()]
+        update_rows(conn, alerts, _ALERT_UPDATE, changed_alerts)
+        insert_rows(conn, alerts, _ALERT_COLUMNS, [_alert_row(a, codec) for a in pending.new_alerts.values()])
+        insert_rows(conn, timeline, _TIMELINE_COLUMNS, [_timeline_row(e, codec) for e in pending.timeline])
+        insert_rows(conn, events, _EVENT_COLUMNS, pending.events)
         at = codec.time(self._at)
-        insert_many(conn, events, [{**event, "received_at": at} for event in pending.events])
         touched = [*pending.new_incidents, *pending.changed_incidents]
-        insert_many(conn, changes, [{"entity": "incident", "entity_id": i, "at": at} for i in touched])
+        insert_rows(conn, changes, ("entity", "entity_id", "at"), [("incident", i, at) for i in touched])
+        self._stored_alerts.update(pending.new_alerts)
         self._pending = _Pending()
 
 
@@ -317,65 +416,110 @@ def _summary(outcomes: Sequence[Outcome]) -> str:
         return outcomes[0].value
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        counts[outcome.value] = counts.get(outcome.value, 0) + 1
+        name = outcome._value_  # not .value: this runs for each alert of a body
+        counts[name] = counts.get(name, 0) + 1
     return ", ".join(f"{n} {name}" for name, n in counts.items()) or "empty"
 
 
 # -- rows ↔ domain values --
 
+_STATUS = {status.value: status for status in AlertStatus}
+_SEVERITY = {severity.value: severity for severity in Severity}
+_PRIORITY = {priority.value: priority for priority in Priority}
 
-def _alert(row: RowMapping) -> Alert:
+
+def _alert(row: Sequence[Any], codec: Codec, links: tuple[Link, ...]) -> Alert:
+    """An alert from a row of `_ALERT_COLUMNS` as the driver returns it; labels and details are
+    decoded if read (the intake does not: see `_ALERT_UPDATE`)."""
+    time = codec.load_time
     return Alert(
-        id=row["id"],
-        incident_id=row["incident_id"],
-        service_id=row["service_id"],
-        integration_id=row["integration_id"],
-        dedup_key=row["dedup_key"],
-        group_key=row["group_key"],
-        status=AlertStatus(row["status"]),
-        summary=row["summary"],
-        source=row["source"],
-        severity=Severity(row["severity"]) if row["severity"] else None,
-        priority=Priority(row["priority"]),
-        first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
-        repeat_count=row["repeat_count"],
-        component=row["component"],
-        group=row["group_name"],
-        klass=row["class_name"],
-        labels=row["labels"],
-        details=row["details"],
-        links=tuple(Link(link["href"], link.get("text", "")) for link in row["links"]),
-        acknowledged_at=row["acknowledged_at"],
-        resolved_at=row["resolved_at"],
+        id=row[0],
+        incident_id=row[1],
+        service_id=row[2],
+        integration_id=row[3],
+        dedup_key=row[4],
+        group_key=row[5],
+        status=_STATUS[row[6]],
+        summary=row[7],
+        source=row[8],
+        severity=_SEVERITY[row[9]] if row[9] else None,
+        priority=_PRIORITY[row[10]],
+        component=row[11],
+        group=row[12],
+        klass=row[13],
+        labels=codec.lazy_json(row[14]),
+        details=codec.lazy_json(row[15]),
+        links=links,
+        repeat_count=row[17],
+        first_seen=time(row[18]),  # type: ignore[arg-type]
+        last_seen=time(row[19]),  # type: ignore[arg-type]
+        acknowledged_at=time(row[20]),
+        resolved_at=time(row[21]),
     )
 
 
-def _alert_row(alert: Alert, codec: Codec, id_key: str = "id") -> dict[str, Any]:
-    return {
-        id_key: alert.id,
-        "incident_id": alert.incident_id,
-        "service_id": alert.service_id,
-        "integration_id": alert.integration_id,
-        "dedup_key": alert.dedup_key,
-        "group_key": alert.group_key,
-        "status": alert.status.value,
-        "summary": alert.summary,
-        "source": alert.source,
-        "severity": alert.severity.value if alert.severity else None,
-        "priority": alert.priority.value,
-        "component": alert.component,
-        "group_name": alert.group,
-        "class_name": alert.klass,
-        "labels": codec.json(alert.labels),
-        "details": codec.json(alert.details),
-        "links": codec.json([{"href": link.href, "text": link.text} for link in alert.links]),
-        "repeat_count": alert.repeat_count,
-        "first_seen": codec.time(alert.first_seen),
-        "last_seen": codec.time(alert.last_seen),
-        "acknowledged_at": codec.time(alert.acknowledged_at),
-        "resolved_at": codec.time(alert.resolved_at),
-    }
+def _links(value: list[dict[str, str]] | None) -> tuple[Link, ...]:
+    return tuple(Link(link["href"], link.get("text", "")) for link in value) if value else ()
+
+
+def _alert_row(alert: Alert, codec: Codec) -> Row:
+    """A new alert as a row of `_ALERT_COLUMNS`."""
+    time, json = codec.time, codec.json
+    severity = alert.severity
+    return (
+        alert.id,
+        alert.incident_id,
+        alert.service_id,
+        alert.integration_id,
+        alert.dedup_key,
+        alert.group_key,
+        alert.status._value_,
+        alert.summary,
+        alert.source,
+        severity._value_ if severity is not None else None,
+        alert.priority._value_,
+        alert.component,
+        alert.group,
+        alert.klass,
+        json(alert.labels),
+        json(alert.details),
+        json(alert.links),  # Link is a dataclass: {"href", "text"}
+        alert.repeat_count,
+        time(alert.first_seen),
+        time(alert.last_seen),
+        time(alert.acknowledged_at),
+        time(alert.resolved_at),
+    )
+
+
+# An alert row is updated in the columns `fold` can change (repeat, acknowledge, resolve); the rest
+# (keys, labels, details, links, first_seen) is written once, when the alert is made.
+_ALERT_UPDATE = (
+    "status",
+    "summary",
+    "severity",
+    "priority",
+    "repeat_count",
+    "last_seen",
+    "acknowledged_at",
+    "resolved_at",
+    "_id",
+)
+
+
+def _alert_update_row(alert: Alert, codec: Codec) -> Row:
+    time, severity = codec.time, alert.severity
+    return (
+        alert.status._value_,
+        alert.summary,
+        severity._value_ if severity is not None else None,
+        alert.priority._value_,
+        alert.repeat_count,
+        time(alert.last_seen),
+        time(alert.acknowledged_at),
+        time(alert.resolved_at),
+        alert.id,
+    )
 
 
 def _incident(row: RowMapping) -> Incident:
@@ -398,34 +542,63 @@ def _incident(row: RowMapping) -> Incident:
     )
 
 
-def _incident_row(incident: Incident, codec: Codec, id_key: str = "id") -> dict[str, Any]:
-    return {
-        id_key: incident.id,
-        "number": incident.number,
-        "service_id": incident.service_id,
-        "integration_id": incident.integration_id,
-        "group_key": incident.group_key,
-        "title": incident.title,
-        "priority": incident.priority.value,
-        "category": incident.category,
-        "status": incident.status.rank.label,
-        "epoch": incident.status.epoch,
-        "alert_count": incident.alert_count,
-        "open_alerts": incident.open_alerts,
-        "created_at": codec.time(incident.created_at),
-        "updated_at": codec.time(incident.updated_at),
-        "acknowledged_at": codec.time(incident.acknowledged_at),
-        "resolved_at": codec.time(incident.resolved_at),
-    }
+_INCIDENT_COLUMNS = (
+    "id",
+    "number",
+    "service_id",
+    "integration_id",
+    "group_key",
+    "title",
+    "priority",
+    "category",
+    "status",
+    "epoch",
+    "alert_count",
+    "open_alerts",
+    "created_at",
+    "updated_at",
+    "acknowledged_at",
+    "resolved_at",
+)
+_INCIDENT_UPDATE = (*_INCIDENT_COLUMNS[1:], "_id")
 
 
-def _timeline_row(entry: TimelineEntry, codec: Codec) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "incident_id": entry.incident_id,
-        "service_id": entry.service_id,
-        "at": codec.time(entry.at),
-        "kind": entry.kind.value,
-        "actor": entry.actor,
-        "body": codec.json(entry.body),
-    }
+def _incident_row(incident: Incident, codec: Codec) -> Row:
+    """An incident as a row of `_INCIDENT_COLUMNS`."""
+    time = codec.time
+    return (
+        incident.id,
+        incident.number,
+        incident.service_id,
+        incident.integration_id,
+        incident.group_key,
+        incident.title,
+        incident.priority.value,
+        incident.category,
+        incident.status.rank.label,
+        incident.status.epoch,
+        incident.alert_count,
+        incident.open_alerts,
+        time(incident.created_at),
+        time(incident.updated_at),
+        time(incident.acknowledged_at),
+        time(incident.resolved_at),
+    )
+
+
+_TIMELINE_COLUMNS = ("id", "incident_id", "service_id", "at", "kind", "actor", "body")
+
+
+def _timeline_row(entry: TimelineEntry, codec: Codec) -> Row:
+    return (
+        entry.id,
+        entry.incident_id,
+        entry.service_id,
+        codec.time(entry.at),
+        entry.kind._value_,
+        entry.actor,
+        codec.json(entry.body),
+    )
+
+
+_EVENT_COLUMNS = ("received_at", "integration_id", "format", "action", "dedup_key", "outcome", "raw")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from console.domain.incident import Link
 from console.domain.intake import AlertEvent, EventAction
-from console.domain.priority import severity_from_label
+from console.domain.priority import Severity, severity_from_label
 
 # Alertmanager's zero time: "0001-01-01T00:00:00Z" while firing.
 _ZERO_YEAR = 1
@@ -64,7 +64,7 @@ def sender(message: WebhookMessage) -> str:
 
 
 def to_alert_events(message: WebhookMessage) -> list[AlertEvent]:
-    return [_event(message, alert) for alert in message.alerts]
+    return _Converter(message).events()
 
 
 def _fingerprint(alert: WebhookAlert) -> str:
@@ -85,35 +85,67 @@ def _summary(message: WebhookMessage, alert: WebhookAlert) -> str:
     return f"{name} on {where}" if where else name
 
 
-def _event(message: WebhookMessage, alert: WebhookAlert) -> AlertEvent:
-    labels = alert.labels
-    links: list[Link] = []
-    for href, text in (
-        (alert.generatorURL, "Source"),
-        (alert.annotations.get("runbook_url"), "Runbook"),
-        (alert.dashboardURL, "Dashboard"),
-        (alert.panelURL, "Panel"),
-        (alert.silenceURL, "Silence"),
-    ):
-        if href:
-            links.append(Link(href, text))
-    details: dict[str, Any] = {"labels": labels, "annotations": alert.annotations}
-    if alert.values is not None:
-        details["values"] = alert.values
-    if alert.startsAt is not None and alert.startsAt.year > _ZERO_YEAR:
-        details["startsAt"] = alert.startsAt.isoformat()
-    return AlertEvent(
-        action=EventAction.TRIGGER if alert.status == "firing" else EventAction.RESOLVE,
-        dedup_key=_fingerprint(alert),
-        group_key=message.groupKey,
-        summary=_summary(message, alert),
-        source=labels.get("instance") or labels.get("exported_instance") or labels.get("job") or "",
-        severity=severity_from_label(labels.get("severity")),
-        component=labels.get("component") or labels.get("job"),
-        group=labels.get("group") or labels.get("namespace"),
-        labels=labels,
-        details=details,
-        links=tuple(links),
-        occurred_at=alert.startsAt if alert.startsAt and alert.startsAt.year > _ZERO_YEAR else None,
-        counts_repeat=False,
-    )
+class _Converter:
+    """One body's alerts as events. The alerts of a group mostly share their links, severity and
+    start time: those are made once per body and shared (they are immutable), not once per alert."""
+
+    def __init__(self, message: WebhookMessage) -> None:
+        self._message = message
+        self._links: dict[tuple[str | None, ...], tuple[Link, ...]] = {}
+        self._severities: dict[str | None, Severity | None] = {}
+        self._starts: dict[datetime, str] = {}
+
+    def events(self) -> list[AlertEvent]:
+        return [self._event(alert) for alert in self._message.alerts]
+
+    def _event(self, alert: WebhookAlert) -> AlertEvent:
+        labels = alert.labels
+        annotations = alert.annotations
+        hrefs = (
+            alert.generatorURL,
+            annotations.get("runbook_url"),
+            alert.dashboardURL,
+            alert.panelURL,
+            alert.silenceURL,
+        )
+        links = self._links.get(hrefs)
+        if links is None:
+            links = self._links[hrefs] = tuple(
+                Link(href, text) for href, text in zip(hrefs, _LINK_TEXTS, strict=True) if href
+            )
+        # labels are stored in their own column; details keep the rest of what the alert said
+        details: dict[str, Any] = {"annotations": annotations}
+        if alert.values is not None:
+            details["values"] = alert.values
+        starts_at = alert.startsAt
+        if starts_at is not None and starts_at.year > _ZERO_YEAR:
+            text = self._starts.get(starts_at)
+            if text is None:
+                text = self._starts[starts_at] = starts_at.isoformat()
+            details["startsAt"] = text
+        else:
+            starts_at = None
+        label = labels.get("severity")
+        if label in self._severities:
+            severity = self._severities[label]
+        else:
+            severity = self._severities[label] = severity_from_label(label)
+        job = labels.get("job")
+        return AlertEvent(
+            action=EventAction.TRIGGER if alert.status == "firing" else EventAction.RESOLVE,
+            dedup_key=_fingerprint(alert),
+            group_key=self._message.groupKey,
+            summary=_summary(self._message, alert),
+            source=labels.get("instance") or labels.get("exported_instance") or job or "",
+            severity=severity,
+            component=labels.get("component") or job,
+            group=labels.get("group") or labels.get("namespace"),
+            labels=labels,
+            details=details,
+            links=links,
+            occurred_at=starts_at,
+            counts_repeat=False,
+        )
+
+
+_LINK_TEXTS = ("Source", "Runbook", "Dashboard", "Panel", "Silence")
