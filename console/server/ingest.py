@@ -155,7 +155,7 @@ class IngestTransaction:
         self._codec = Codec(conn.dialect)
         self._alerts: dict[tuple[int, str], Alert | None] = {}  # ungrouped: open alert per key, or none
         self._groups: dict[tuple[int, str], dict[str, Alert]] = {}  # grouped: a group's open alerts
-        self._stored_alerts: set[str] = set()  # ids of alerts that have a row: changes are updates
+        self._stored_alerts: dict[str, AlertStatus] = {}  # alerts that have a row: their stored status
         self._links: dict[str, tuple[Link, ...]] = {}
         self._incidents: dict[str, Incident] = {}
         self._group_incident: dict[tuple[int, str], str | None] = {}
@@ -275,7 +275,7 @@ class IngestTransaction:
         else:  # already decoded by the driver
             links = _links(text)
         alert = _alert(row, self._codec, links)
-        self._stored_alerts.add(alert.id)
+        self._stored_alerts[alert.id] = alert.status
         return alert
 
     # -- commands --
@@ -390,15 +390,26 @@ class IngestTransaction:
         insert_rows(conn, incidents, _INCIDENT_COLUMNS, new_incidents)
         changed_incidents = [(*_incident_row(i, codec)[1:], i.id) for i in pending.changed_incidents.values()]
         update_rows(conn, incidents, _INCIDENT_UPDATE, changed_incidents)
-        changed_alerts = [_alert_update_row(a, codec) for a in pending.changed_alerts.values()]
-        update_rows(conn, alerts, _ALERT_UPDATE, changed_alerts)
-        insert_rows(conn, alerts, _ALERT_COLUMNS, [_alert_row(a, codec) for a in pending.new_alerts.values()])
+        refreshed: list[Row] = []
+        moved: list[Row] = []
+        stored = self._stored_alerts
+        for alert in pending.changed_alerts.values():
+            if alert.status is stored[alert.id]:
+                refreshed.append(_alert_refresh_row(alert, codec))
+            else:
+                moved.append(_alert_update_row(alert, codec))
+                stored[alert.id] = alert.status
+        update_rows(conn, alerts, _ALERT_REFRESH, refreshed)
+        update_rows(conn, alerts, _ALERT_UPDATE, moved)
+        json_of_links: dict[int, tuple[tuple[Link, ...], str]] = {}  # a body's alerts share theirs
+        new_alerts = [_alert_row(a, codec, json_of_links) for a in pending.new_alerts.values()]
+        insert_rows(conn, alerts, _ALERT_COLUMNS, new_alerts)
         insert_rows(conn, timeline, _TIMELINE_COLUMNS, [_timeline_row(e, codec) for e in pending.timeline])
         insert_rows(conn, events, _EVENT_COLUMNS, pending.events)
         at = codec.time(self._at)
         touched = [*pending.new_incidents, *pending.changed_incidents]
         insert_rows(conn, changes, ("entity", "entity_id", "at"), [("incident", i, at) for i in touched])
-        self._stored_alerts.update(pending.new_alerts)
+        stored.update((alert.id, alert.status) for alert in pending.new_alerts.values())
         self._pending = _Pending()
 
 
@@ -462,10 +473,16 @@ def _links(value: list[dict[str, str]] | None) -> tuple[Link, ...]:
     return tuple(Link(link["href"], link.get("text", "")) for link in value) if value else ()
 
 
-def _alert_row(alert: Alert, codec: Codec) -> Row:
-    """A new alert as a row of `_ALERT_COLUMNS`."""
+def _alert_row(alert: Alert, codec: Codec, json_of_links: dict[int, tuple[tuple[Link, ...], str]]) -> Row:
+    """A new alert as a row of `_ALERT_COLUMNS`; `json_of_links` remembers links already encoded."""
     time, json = codec.time, codec.json
-    severity = alert.severity
+    severity, links = alert.severity, alert.links
+    known = json_of_links.get(id(links))
+    if known is not None and known[0] is links:
+        links_json = known[1]
+    else:
+        links_json = json(links)  # Link is a dataclass: {"href", "text"}
+        json_of_links[id(links)] = (links, links_json)
     return (
         alert.id,
         alert.incident_id,
@@ -483,7 +500,7 @@ def _alert_row(alert: Alert, codec: Codec) -> Row:
         alert.klass,
         json(alert.labels),
         json(alert.details),
-        json(alert.links),  # Link is a dataclass: {"href", "text"}
+        links_json,
         alert.repeat_count,
         time(alert.first_seen),
         time(alert.last_seen),
@@ -493,7 +510,10 @@ def _alert_row(alert: Alert, codec: Codec) -> Row:
 
 
 # An alert row is updated in the columns `fold` can change (repeat, acknowledge, resolve); the rest
-# (keys, labels, details, links, first_seen) is written once, when the alert is made.
+# (keys, labels, details, links, first_seen) is written once, when the alert is made. An alert whose
+# status did not change (a repeat, a re-send) is refreshed without the status columns: setting those
+# makes SQLite rework both partial indexes of open alerts, which doubles the cost of the update.
+_ALERT_REFRESH = ("summary", "severity", "priority", "repeat_count", "last_seen", "_id")
 _ALERT_UPDATE = (
     "status",
     "summary",
@@ -505,6 +525,18 @@ _ALERT_UPDATE = (
     "resolved_at",
     "_id",
 )
+
+
+def _alert_refresh_row(alert: Alert, codec: Codec) -> Row:
+    severity = alert.severity
+    return (
+        alert.summary,
+        severity._value_ if severity is not None else None,
+        alert.priority._value_,
+        alert.repeat_count,
+        codec.time(alert.last_seen),
+        alert.id,
+    )
 
 
 def _alert_update_row(alert: Alert, codec: Codec) -> Row:
