@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,9 +87,11 @@ def _serve(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             print(f"error: {path} is not a file", file=sys.stderr)
             return 2
-    settings = settings_module.load(data_dir=args.data_dir, db_url=args.db, host=args.host, port=args.port)
+    settings = settings_module.load(
+        data_dir=args.data_dir, db_url=args.db, host=args.host, port=args.port, workers=args.workers
+    )
     log_file = logs.configure(settings.data_dir)
-    workers = args.workers or min(os.cpu_count() or 1, 4)
+    workers = max(settings.workers, 1)
     options = ServeOptions(
         settings.server_db_url,
         settings.host,

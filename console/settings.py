@@ -31,6 +31,7 @@ class Settings:
     db_url: str | None  # None: the SQLite file in the data dir
     host: str
     port: int
+    workers: int  # server processes for `serve`
 
     @property
     def server_db_url(self) -> str:
@@ -43,6 +44,7 @@ def load(
     db_url: str | None = None,
     host: str | None = None,
     port: int | None = None,
+    workers: int | None = None,
 ) -> Settings:
     """Settings for this run; each argument is a command-line flag (None when not given)."""
     file = _file_settings().get("server", {})
@@ -61,4 +63,5 @@ def load(
         db_url=pick(db_url, "RESPONDER_DB", "db", None),
         host=str(pick(host, "RESPONDER_HOST", "host", "127.0.0.1")),
         port=int(pick(port, "RESPONDER_PORT", "port", 8765)),
+        workers=int(pick(workers, "RESPONDER_WORKERS", "workers", min(os.cpu_count() or 1, 4))),
     )

@@ -10,6 +10,7 @@ SQLite writer keep thousands of events a second durable.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -418,8 +419,21 @@ def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
         yield values[start : start + size]
 
 
-def next_incident_number(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(incidents.c.number), 0))).scalar_one()) + 1
+_MAX_NUMBER = select(func.coalesce(func.max(incidents.c.number), 0))
+
+
+def incident_numbers(conn: Connection) -> Callable[[], int]:
+    """Hands out incident numbers, reading the highest one on first use: call it inside the locked
+    write transaction, so other writers of the database never hand out the same number."""
+    counter: Iterator[int] | None = None
+
+    def next_number() -> int:
+        nonlocal counter
+        if counter is None:
+            counter = itertools.count(int(conn.execute(_MAX_NUMBER).scalar_one()) + 1)
+        return next(counter)
+
+    return next_number
 
 
 def _summary(outcomes: Sequence[Outcome]) -> str:

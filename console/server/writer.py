@@ -14,7 +14,6 @@ so the loop keeps reading requests meanwhile. Several server processes share the
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from console.domain.errors import KnownFailure
 from console.domain.ids import uuid7
 from console.domain.intake import Outcome
 from console.server.database import translate_storage_error
-from console.server.ingest import Command, IngestTransaction, next_incident_number
+from console.server.ingest import Command, IngestTransaction, incident_numbers
 from console.server.writelock import WriteLock
 
 log = logging.getLogger(__name__)
@@ -141,10 +140,8 @@ class GroupCommitWriter:
                 transaction = conn.begin()
                 try:
                     await self._lock.within(transaction.connection)
-                    # Numbers are read inside the locked transaction, so other writers of the same
-                    # database (admin commands, other server processes) never hand out the same one.
-                    numbers = itertools.count(next_incident_number(conn))
-                    tx = IngestTransaction(conn, at=self._now(), new_id=uuid7, numbers=numbers.__next__)
+                    numbers = incident_numbers(conn)
+                    tx = IngestTransaction(conn, at=self._now(), new_id=uuid7, numbers=numbers)
                     tx.prefetch(commands)
                     results: list[Result] = [tx.apply(command) for command in commands]
                     tx.flush()
