@@ -81,28 +81,59 @@ WRK_MISSING = (
 # -- the server process, seen from outside --
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it: `serve --workers N` works in child processes."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [pid], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def cpu_seconds(pid: int) -> tuple[float, dict[int, float]]:
-    """(process CPU seconds, per-thread CPU seconds) from /proc."""
+    """(CPU seconds of the process tree, per-thread CPU seconds) from /proc."""
 
     def read(stat: Path) -> float:
         fields = stat.read_text().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
+    total = 0.0
     threads: dict[int, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for process in process_tree(pid):
         try:
-            threads[int(task.name)] = read(task / "stat")
+            total += read(Path(f"/proc/{process}/stat"))
+            tasks = list(Path(f"/proc/{process}/task").iterdir())
         except (OSError, ValueError):
             continue
-    return read(Path(f"/proc/{pid}/stat")), threads
+        for task in tasks:
+            try:
+                threads[int(task.name)] = read(task / "stat")
+            except (OSError, ValueError):
+                continue
+    return total, threads
 
 
 def memory_kib(pid: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            out[name] = int(value.split()[0])
+    """Resident memory summed over the process tree (VmRSS) and the sum of each one's peak (VmHWM)."""
+    out: dict[str, int] = {"VmRSS": 0, "VmHWM": 0}
+    for process in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{process}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            name, _, value = line.partition(":")
+            if name in out:
+                out[name] += int(value.split()[0])
     return out
 
 
@@ -127,14 +158,14 @@ class CpuWindow:
         total, threads = cpu_seconds(self.pid)
         self.cores = (total - self.before[0]) / elapsed
         used = {tid: (t - self.before[1].get(tid, 0.0)) / elapsed for tid, t in threads.items()}
-        self.main_thread_cores = used.pop(self.pid, 0.0)
+        self.main_thread_cores = used.get(self.pid, 0.0)
         self.other_threads_cores = sorted((c for c in used.values() if c > 0.005), reverse=True)[:3]
 
     def describe(self) -> str:
         others = ", ".join(f"{c:.2f}" for c in self.other_threads_cores) or "-"
         return (
-            f"server CPU {self.cores:.2f} cores (event-loop thread {self.main_thread_cores:.2f}; "
-            f"busiest other threads {others})"
+            f"server CPU {self.cores:.2f} cores, all its processes (busiest threads {others}; "
+            f"the serve process's own {self.main_thread_cores:.2f})"
         )
 
 
