@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from console.server.api import api_router
+from console.server.checkpointer import Checkpointer
 from console.server.database import migrate, open_engine
 from console.server.directory import Directory
 from console.server.intake.asgi import IntakeFastPath
@@ -40,17 +41,20 @@ def create_app(config: AppConfig) -> ASGIApp:
     database_file = write_engine.url.database if write_engine.dialect.name == "sqlite" else None
     lock = WriteLock(Path(database_file) if database_file else None)
     writer = GroupCommitWriter(write_engine, lock, max_pending=config.max_pending)
+    checkpointer = Checkpointer(read_engine)
     directory = Directory(read_engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(migrate, write_engine)
         writer.start()
+        checkpointer.start()
         log.info("server ready on %s", read_engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
             await writer.stop()
+            await run_in_threadpool(checkpointer.stop)
             write_engine.dispose()
             read_engine.dispose()
 

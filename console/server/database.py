@@ -57,6 +57,7 @@ def open_engine(url: str, *, writer: bool = False) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA wal_autocheckpoint=16000")  # 64 MB: checkpoints are the Checkpointer's job
         cursor.close()
 
     @event.listens_for(engine, "begin")
