@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        help="server processes (default: one per CPU, at most 4; they share the database)",
+        help="server processes sharing the port and the database (default 1)",
     )
     serve.add_argument(
         "--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)"

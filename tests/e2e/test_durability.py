@@ -138,8 +138,9 @@ def test_sigterm_under_load_exits_cleanly_and_keeps_every_event_answered_2xx(tmp
 def test_kill_9_of_the_serve_process_leaves_nothing_answering(tmp_path: Path) -> None:
     """Whatever processes `serve` runs, they go with it: a restart must not find the port taken,
     nor events go on being stored by processes nobody supervises."""
-    server = Server(tmp_path).start()
+    server = Server(tmp_path, extra=("--workers", "2")).start()
     processes = server.processes()
+    assert len(processes) >= 3  # serve, its two workers (and multiprocessing's resource tracker)
     url = server.url
     try:
         server.kill()  # the serve process only, as `kill -9 PID` does
