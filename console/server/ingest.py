@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
-from console.domain.incident import Alert, AlertStatus, Incident, Link, TimelineEntry
+from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Link, TimelineEntry
 from console.domain.intake import AlertEvent, Context, Outcome, fold, fold_group
 from console.domain.priority import Priority, Severity
 from console.domain.status import Rank, Status
@@ -57,7 +57,8 @@ class ServiceNote:
     """A timeline entry on a service, not on an incident (PagerDuty change events)."""
 
     integration: Integration
-    entry: Callable[[str, datetime], TimelineEntry]  # (id, at) → entry
+    actor: str
+    body: Mapping[str, Any]
     raw: str
 
 
@@ -283,7 +284,12 @@ class IngestTransaction:
 
     def apply(self, command: Command) -> list[Outcome]:
         if isinstance(command, ServiceNote):
-            self._pending.timeline.append(command.entry(self._new_id(), self._at))
+            service_id = command.integration.service_id
+            self._pending.timeline.append(
+                TimelineEntry(
+                    self._new_id(), None, service_id, self._at, EntryKind.CHANGE, command.actor, command.body
+                )
+            )
             self._record_event(command.integration, "pagerduty-change", "change", None, "stored", command.raw)
             return []
         integration = command.integration

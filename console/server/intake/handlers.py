@@ -9,14 +9,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from console.domain.errors import StorageFull
-from console.domain.incident import EntryKind, TimelineEntry
 from console.server.directory import Directory
 from console.server.ingest import Ingest, Integration, ServiceNote
 from console.server.intake import alertmanager, generic, pagerduty
@@ -204,7 +202,8 @@ class Intake:
 
     async def pagerduty_change(self, request: IntakeRequest) -> Reply:
         change, integration = await self._validate_keyed_body(pagerduty.PagerDutyChangeEvent, request.body)
-        await self._store(ServiceNote(integration, _change_entry(integration, change), _raw(request)))
+        body = _change_body(change)
+        await self._store(ServiceNote(integration, "PagerDuty change event", body, _raw(request)))
         return Reply(202, {"status": "success", "message": "Change event processed"})
 
     async def alertmanager(self, request: IntakeRequest) -> Reply:
@@ -233,9 +232,7 @@ def _raw(request: IntakeRequest) -> str:
     return request.body.decode("utf-8", "replace")
 
 
-def _change_entry(
-    integration: Integration, change: pagerduty.PagerDutyChangeEvent
-) -> Callable[[str, datetime], TimelineEntry]:
+def _change_body(change: pagerduty.PagerDutyChangeEvent) -> dict[str, Any]:
     payload = change.payload
     body: dict[str, Any] = {"summary": payload.summary}
     if payload.source:
@@ -246,13 +243,7 @@ def _change_entry(
         body["custom_details"] = payload.custom_details
     if change.links:
         body["links"] = [{"href": link.href, "text": link.text or ""} for link in change.links]
-
-    def entry(entry_id: str, at: datetime) -> TimelineEntry:
-        return TimelineEntry(
-            entry_id, None, integration.service_id, at, EntryKind.CHANGE, "PagerDuty change event", body
-        )
-
-    return entry
+    return body
 
 
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
