@@ -343,16 +343,7 @@ class _Unit:
         """The body's entries so far, one per kind."""
         ctx, incident = self._ctx, self.base
         if self.added:
-            timeline.append(
-                _entry(
-                    ctx,
-                    incident,
-                    EntryKind.ALERT_ADDED,
-                    alerts=self.added,
-                    count=len(self.added),
-                    service_id=ctx.service_id,
-                )
-            )
+            timeline.append(self._list_entry(EntryKind.ALERT_ADDED, self.added, service_id=ctx.service_id))
             self.added = []
         if self.raised is not None:
             raised = self.raised
@@ -362,16 +353,13 @@ class _Unit:
             self.raised = None
         if self.resolved:
             timeline.append(
-                _entry(
-                    ctx,
-                    incident,
-                    EntryKind.ALERT_RESOLVED,
-                    alerts=self.resolved,
-                    count=len(self.resolved),
-                    open_alerts=self.resolved_open,
-                )
+                self._list_entry(EntryKind.ALERT_RESOLVED, self.resolved, open_alerts=self.resolved_open)
             )
             self.resolved = []
+
+    def _list_entry(self, kind: EntryKind, alerts: list[dict[str, str]], **more: Any) -> TimelineEntry:
+        """One entry for the alerts of a body that changed the same way."""
+        return _entry(self._ctx, self.base, kind, alerts=alerts, count=len(alerts), **more)
 
 
 def _entry(ctx: Context, incident: Incident, kind: EntryKind, **body: Any) -> TimelineEntry:

@@ -20,10 +20,6 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'server.db'}"
-
-
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
