@@ -77,6 +77,10 @@ class Incident:
     open_alerts: int = 0
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    assignee: str | None = None
+    description: str = ""
+    snoozed_until: datetime | None = None
+    clocks: Mapping[str, str] = field(default_factory=dict)  # field -> encoded Hlc of its last edit
 
 
 class EntryKind(enum.Enum):
@@ -89,6 +93,14 @@ class EntryKind(enum.Enum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     CHANGE = "change"
+    # made by people, through console ops (one entry per op, its id the op's id)
+    REPORTED = "reported"
+    REOPENED = "reopened"
+    NOTE = "note"
+    ASSIGNED = "assigned"
+    PRIORITY_CHANGED = "priority_changed"
+    SNOOZED = "snoozed"
+    ESCALATION_REQUESTED = "escalation_requested"
 
 
 @dataclass(frozen=True, slots=True)

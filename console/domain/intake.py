@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from console.domain.clock import SERVER_NODE, stamp_at
 from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Link, TimelineEntry
 from console.domain.priority import Priority, Severity, priority_for
 from console.domain.status import Rank, Status
@@ -269,6 +270,7 @@ class _Unit:
         "alert_count",
         "base",
         "changed",
+        "clocks",
         "id",
         "open_alerts",
         "priority",
@@ -287,6 +289,7 @@ class _Unit:
         self.alert_count = incident.alert_count
         self.open_alerts = incident.open_alerts
         self.priority = incident.priority
+        self.clocks = incident.clocks
         self.added: list[dict[str, str]] = []
         self.resolved: list[dict[str, str]] = []
         self.resolved_open = 0
@@ -299,6 +302,7 @@ class _Unit:
     def _raise_for(self, alert: Alert) -> None:
         if _raises(self.priority, alert):
             self.priority = Priority.HIGH
+            self.clocks = _priority_clock(self.base, self._ctx)
             self.raised = alert
             self._touch()
 
@@ -336,6 +340,7 @@ class _Unit:
                 open_alerts=self.open_alerts,
                 priority=self.priority,
                 updated_at=self._at,
+                clocks=self.clocks,
             )
         return self._made
 
@@ -366,9 +371,15 @@ def _entry(ctx: Context, incident: Incident, kind: EntryKind, **body: Any) -> Ti
     return TimelineEntry(ctx.new_id(), incident.id, incident.service_id, ctx.at, kind, ctx.actor, body)
 
 
+def _priority_clock(incident: Incident, ctx: Context) -> dict[str, str]:
+    """The incident's field clocks with priority stamped now: a raise by monitoring is an edit that a
+    person's earlier (offline) priority change must not undo."""
+    return {**incident.clocks, "priority": stamp_at(ctx.at, SERVER_NODE).encode()}
+
+
 def _raise_priority(incident: Incident, alert: Alert, ctx: Context) -> tuple[Incident, list[TimelineEntry]]:
     if _raises(incident.priority, alert):
-        raised = replace(incident, priority=Priority.HIGH)
+        raised = replace(incident, priority=Priority.HIGH, clocks=_priority_clock(incident, ctx))
         return raised, [
             _entry(ctx, raised, EntryKind.PRIORITY_RAISED, alert_id=alert.id, summary=alert.summary)
         ]
@@ -496,6 +507,7 @@ def _new_alert(
         open_alerts=incident.open_alerts + 1,
         updated_at=ctx.at,
         priority=Priority.HIGH if raises else incident.priority,
+        clocks=_priority_clock(incident, ctx) if raises else incident.clocks,
     )
     entries = [
         _entry(ctx, incident, kind, alert_id=alert.id, summary=alert.summary, service_id=ctx.service_id)

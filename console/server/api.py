@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, or_, select
-from starlette.concurrency import run_in_threadpool
 
 from console.domain.status import Rank
+from console.server.auth import user_dependency
 from console.server.directory import Directory, User
 from console.server.tables import AlertRow, TimelineRow, incidents, services
 from console.server.tables import alerts as alerts_t
@@ -115,31 +115,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 def api_router(engine: Engine, directory: Directory) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["read API"])
 
-    async def current_user(request: Request) -> User:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(
-                401,
-                detail={
-                    "status": "unauthorized",
-                    "message": "Send a user token as Authorization: Bearer TOKEN.",
-                    "errors": ["Authorization: required"],
-                },
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        known, user = directory.cached_user(token.strip())
-        if not known:
-            user = await run_in_threadpool(directory.load_user, token.strip())
-        if user is None:
-            raise HTTPException(
-                403,
-                detail={
-                    "status": "forbidden",
-                    "message": "The token is not known here.",
-                    "errors": ["Authorization: unknown token"],
-                },
-            )
-        return user
+    current_user = user_dependency(directory)
 
     Reader = Annotated[User, Depends(current_user)]
 

@@ -15,14 +15,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console.server.api import api_router
+from console.server.changes import ChangeFeed
 from console.server.checkpointer import Checkpointer
 from console.server.database import migrate, open_engine
 from console.server.directory import Directory
 from console.server.intake.asgi import IntakeFastPath
 from console.server.intake.handlers import Intake, openapi_paths
+from console.server.sync_api import sync_router
 from console.server.writelock import WriteLock
 from console.server.writer import GroupCommitWriter
 
@@ -35,12 +37,29 @@ class AppConfig:
     max_pending: int = 5000
 
 
-def create_app(config: AppConfig) -> ASGIApp:
+class ServerApp:
+    """The ASGI app, and what its runner must tell it: that the server is shutting down, so the
+    long-lived sync streams end instead of holding the shutdown up."""
+
+    def __init__(self, app: ASGIApp, feed: ChangeFeed) -> None:
+        self._app = app
+        self._feed = feed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    def close_streams(self) -> None:
+        """Call on the server's event loop."""
+        self._feed.close()
+
+
+def create_app(config: AppConfig) -> ServerApp:
     write_engine = open_engine(config.db_url, writer=True)
     read_engine = open_engine(config.db_url)
     database_file = write_engine.url.database if write_engine.dialect.name == "sqlite" else None
     lock = WriteLock(Path(database_file) if database_file else None)
-    writer = GroupCommitWriter(write_engine, lock, max_pending=config.max_pending)
+    feed = ChangeFeed(read_engine)
+    writer = GroupCommitWriter(write_engine, lock, max_pending=config.max_pending, on_commit=feed.publish)
     checkpointer = Checkpointer(read_engine)
     directory = Directory(read_engine)
 
@@ -48,11 +67,14 @@ def create_app(config: AppConfig) -> ASGIApp:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(migrate, write_engine)
         writer.start()
+        await run_in_threadpool(feed.start_reading)
+        feed.start()
         checkpointer.start()
         log.info("server ready on %s", read_engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
+            await feed.stop()
             await writer.stop()
             await run_in_threadpool(checkpointer.stop)
             write_engine.dispose()
@@ -61,10 +83,12 @@ def create_app(config: AppConfig) -> ASGIApp:
     app = FastAPI(
         title="Responder Console server",
         version="0.1.0",
-        description="Alert intake (PagerDuty Events v2, Alertmanager, Grafana, generic JSON) and read API.",
+        description="Alert intake (PagerDuty Events v2, Alertmanager, Grafana, generic JSON), read API and "
+        "console sync.",
         lifespan=lifespan,
     )
     app.include_router(api_router(read_engine, directory))
+    app.include_router(sync_router(read_engine, directory, writer, feed))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:
@@ -106,4 +130,4 @@ def create_app(config: AppConfig) -> ASGIApp:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return IntakeFastPath(app, Intake(writer, directory))
+    return ServerApp(IntakeFastPath(app, Intake(writer, directory)), feed)

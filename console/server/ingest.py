@@ -26,7 +26,6 @@ from console.domain.priority import Priority, Severity
 from console.domain.status import Rank, Status
 from console.server.bulk import Codec, Row, insert_rows, raw, update_rows
 from console.server.tables import alerts, events, incidents, timeline
-from console.server.tables import change_log as changes
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,7 @@ _ALERT_COLUMNS = (
     "acknowledged_at",
     "resolved_at",
 )
+_ALERT_INSERT = (*_ALERT_COLUMNS, "seq")
 _RAW_ALERTS = [raw(alerts.c[name]) for name in _ALERT_COLUMNS]
 _OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(
     alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
@@ -148,9 +148,16 @@ class IngestTransaction:
     """One batch of commands inside one database transaction."""
 
     def __init__(
-        self, conn: Connection, *, at: datetime, new_id: Callable[[], str], numbers: Callable[[], int]
+        self,
+        conn: Connection,
+        *,
+        at: datetime,
+        new_id: Callable[[], str],
+        numbers: Callable[[], int],
+        seq: int,
     ):
         self._conn = conn
+        self._seq = seq  # the change-log seq this transaction stamps on every row it writes
         self._at = at
         self._new_id = new_id
         self._numbers = numbers
@@ -392,30 +399,26 @@ class IngestTransaction:
 
     def flush(self) -> None:
         """Write what the batch changed; updates first, so a resolved key can be opened again."""
-        pending, conn, codec = self._pending, self._conn, self._codec
-        new_incidents = [_incident_row(i, codec) for i in pending.new_incidents.values()]
-        insert_rows(conn, incidents, _INCIDENT_COLUMNS, new_incidents)
-        changed_incidents = [(*_incident_row(i, codec)[1:], i.id) for i in pending.changed_incidents.values()]
-        update_rows(conn, incidents, _INCIDENT_UPDATE, changed_incidents)
+        pending, conn, codec, seq = self._pending, self._conn, self._codec, self._seq
+        write_incidents(
+            conn, codec, seq, new=pending.new_incidents.values(), changed=pending.changed_incidents.values()
+        )
         refreshed: list[Row] = []
         moved: list[Row] = []
         stored = self._stored_alerts
         for alert in pending.changed_alerts.values():
             if alert.status is stored[alert.id]:
-                refreshed.append(_alert_refresh_row(alert, codec))
+                refreshed.append(_alert_refresh_row(alert, codec, seq))
             else:
-                moved.append(_alert_update_row(alert, codec))
+                moved.append(_alert_update_row(alert, codec, seq))
                 stored[alert.id] = alert.status
         update_rows(conn, alerts, _ALERT_REFRESH, refreshed)
         update_rows(conn, alerts, _ALERT_UPDATE, moved)
         json_of_links: dict[int, tuple[tuple[Link, ...], str]] = {}  # a body's alerts share theirs
-        new_alerts = [_alert_row(a, codec, json_of_links) for a in pending.new_alerts.values()]
-        insert_rows(conn, alerts, _ALERT_COLUMNS, new_alerts)
-        insert_rows(conn, timeline, _TIMELINE_COLUMNS, [_timeline_row(e, codec) for e in pending.timeline])
+        new_alerts = [_alert_row(a, codec, json_of_links, seq) for a in pending.new_alerts.values()]
+        insert_rows(conn, alerts, _ALERT_INSERT, new_alerts)
+        write_timeline(conn, codec, seq, pending.timeline)
         insert_rows(conn, events, _EVENT_COLUMNS, pending.events)
-        at = codec.time(self._at)
-        touched = [*pending.new_incidents, *pending.changed_incidents]
-        insert_rows(conn, changes, ("entity", "entity_id", "at"), [("incident", i, at) for i in touched])
         stored.update((alert.id, alert.status) for alert in pending.new_alerts.values())
         self._pending = _Pending()
 
@@ -493,7 +496,9 @@ def _links(value: list[dict[str, str]] | None) -> tuple[Link, ...]:
     return tuple(Link(link["href"], link.get("text", "")) for link in value) if value else ()
 
 
-def _alert_row(alert: Alert, codec: Codec, json_of_links: dict[int, tuple[tuple[Link, ...], str]]) -> Row:
+def _alert_row(
+    alert: Alert, codec: Codec, json_of_links: dict[int, tuple[tuple[Link, ...], str]], seq: int
+) -> Row:
     """A new alert as a row of `_ALERT_COLUMNS`; `json_of_links` remembers links already encoded."""
     time, json = codec.time, codec.json
     severity, links = alert.severity, alert.links
@@ -526,6 +531,7 @@ def _alert_row(alert: Alert, codec: Codec, json_of_links: dict[int, tuple[tuple[
         time(alert.last_seen),
         time(alert.acknowledged_at),
         time(alert.resolved_at),
+        seq,
     )
 
 
@@ -533,7 +539,7 @@ def _alert_row(alert: Alert, codec: Codec, json_of_links: dict[int, tuple[tuple[
 # (keys, labels, details, links, first_seen) is written once, when the alert is made. An alert whose
 # status did not change (a repeat, a re-send) is refreshed without the status columns: setting those
 # makes SQLite rework both partial indexes of open alerts, which doubles the cost of the update.
-_ALERT_REFRESH = ("summary", "severity", "priority", "repeat_count", "last_seen", "_id")
+_ALERT_REFRESH = ("summary", "severity", "priority", "repeat_count", "last_seen", "seq", "_id")
 _ALERT_UPDATE = (
     "status",
     "summary",
@@ -543,11 +549,12 @@ _ALERT_UPDATE = (
     "last_seen",
     "acknowledged_at",
     "resolved_at",
+    "seq",
     "_id",
 )
 
 
-def _alert_refresh_row(alert: Alert, codec: Codec) -> Row:
+def _alert_refresh_row(alert: Alert, codec: Codec, seq: int) -> Row:
     severity = alert.severity
     return (
         alert.summary,
@@ -555,11 +562,12 @@ def _alert_refresh_row(alert: Alert, codec: Codec) -> Row:
         alert.priority._value_,
         alert.repeat_count,
         codec.time(alert.last_seen),
+        seq,
         alert.id,
     )
 
 
-def _alert_update_row(alert: Alert, codec: Codec) -> Row:
+def _alert_update_row(alert: Alert, codec: Codec, seq: int) -> Row:
     time, severity = codec.time, alert.severity
     return (
         alert.status._value_,
@@ -570,6 +578,7 @@ def _alert_update_row(alert: Alert, codec: Codec) -> Row:
         time(alert.last_seen),
         time(alert.acknowledged_at),
         time(alert.resolved_at),
+        seq,
         alert.id,
     )
 
@@ -591,6 +600,10 @@ def _incident(row: RowMapping) -> Incident:
         open_alerts=row["open_alerts"],
         acknowledged_at=row["acknowledged_at"],
         resolved_at=row["resolved_at"],
+        assignee=row["assignee"],
+        description=row["description"],
+        snoozed_until=row["snoozed_until"],
+        clocks=row["clocks"] or {},
     )
 
 
@@ -611,11 +624,33 @@ _INCIDENT_COLUMNS = (
     "updated_at",
     "acknowledged_at",
     "resolved_at",
+    "assignee",
+    "description",
+    "snoozed_until",
+    "clocks",
+    "seq",
 )
 _INCIDENT_UPDATE = (*_INCIDENT_COLUMNS[1:], "_id")
 
 
-def _incident_row(incident: Incident, codec: Codec) -> Row:
+def write_incidents(
+    conn: Connection, codec: Codec, seq: int, *, new: Iterable[Incident], changed: Iterable[Incident]
+) -> None:
+    insert_rows(conn, incidents, _INCIDENT_COLUMNS, [_incident_row(i, codec, seq) for i in new])
+    update_rows(
+        conn, incidents, _INCIDENT_UPDATE, [(*_incident_row(i, codec, seq)[1:], i.id) for i in changed]
+    )
+
+
+def write_timeline(conn: Connection, codec: Codec, seq: int, entries: Iterable[TimelineEntry]) -> None:
+    insert_rows(conn, timeline, _TIMELINE_COLUMNS, [_timeline_row(e, codec, seq) for e in entries])
+
+
+def load_incident(row: RowMapping) -> Incident:
+    return _incident(row)
+
+
+def _incident_row(incident: Incident, codec: Codec, seq: int) -> Row:
     """An incident as a row of `_INCIDENT_COLUMNS`."""
     time = codec.time
     return (
@@ -635,13 +670,18 @@ def _incident_row(incident: Incident, codec: Codec) -> Row:
         time(incident.updated_at),
         time(incident.acknowledged_at),
         time(incident.resolved_at),
+        incident.assignee,
+        incident.description,
+        time(incident.snoozed_until),
+        codec.json(incident.clocks),
+        seq,
     )
 
 
-_TIMELINE_COLUMNS = ("id", "incident_id", "service_id", "at", "kind", "actor", "body")
+_TIMELINE_COLUMNS = ("id", "incident_id", "service_id", "at", "kind", "actor", "body", "seq")
 
 
-def _timeline_row(entry: TimelineEntry, codec: Codec) -> Row:
+def _timeline_row(entry: TimelineEntry, codec: Codec, seq: int) -> Row:
     return (
         entry.id,
         entry.incident_id,
@@ -650,6 +690,7 @@ def _timeline_row(entry: TimelineEntry, codec: Codec) -> Row:
         entry.kind._value_,
         entry.actor,
         codec.json(entry.body),
+        seq,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from console.server.app import AppConfig, create_app
+from console.server.app import AppConfig, ServerApp, create_app
 from console.server.database import migrate, open_engine
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -53,6 +53,19 @@ def _uvicorn_options(options: ServeOptions) -> dict[str, Any]:
     }
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, telling the app when shutdown starts: uvicorn waits for open responses
+    before the app's own shutdown, and a sync stream never ends by itself."""
+
+    def __init__(self, app: ServerApp, options: ServeOptions) -> None:
+        super().__init__(uvicorn.Config(app, **_uvicorn_options(options)))
+        self._app = app
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        self._app.close_streams()
+        await super().shutdown(sockets)
+
+
 def serve(options: ServeOptions) -> None:
     """Run until SIGINT/SIGTERM; in-flight events are committed and answered before exit.
 
@@ -60,8 +73,7 @@ def serve(options: ServeOptions) -> None:
     turns on the database through the write lock, so both cores work.
     """
     if options.workers <= 1:
-        app = create_app(AppConfig(db_url=options.db_url))
-        uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(options))).run()
+        Server(create_app(AppConfig(db_url=options.db_url)), options).run()
         return
     engine = open_engine(options.db_url, writer=True)
     migrate(engine)  # once, before the workers start
@@ -102,8 +114,7 @@ class EmbeddedServer:
     """
 
     def __init__(self, options: ServeOptions) -> None:
-        app = create_app(AppConfig(db_url=options.db_url))
-        self._server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(options)))
+        self._server = Server(create_app(AppConfig(db_url=options.db_url)), options)
         self._thread = threading.Thread(target=self._server.run, name="embedded-server", daemon=True)
         self._scheme = options.scheme
 

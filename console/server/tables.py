@@ -49,11 +49,13 @@ class Base(DeclarativeBase):
 
 class ServiceRow(Base):
     __tablename__ = "services"
+    __table_args__ = (Index("ix_services_seq_id", "seq", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     created_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class IntegrationRow(Base):
@@ -69,12 +71,14 @@ class IntegrationRow(Base):
 
 class UserRow(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_seq_id", "seq", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; the token is never stored
     created_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class IncidentRow(Base):
@@ -82,6 +86,7 @@ class IncidentRow(Base):
     __table_args__ = (
         Index("ix_incidents_created_at_id", "created_at", "id"),
         Index("ix_incidents_group", "integration_id", "group_key"),
+        Index("ix_incidents_seq_id", "seq", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -100,6 +105,11 @@ class IncidentRow(Base):
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    assignee: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    snoozed_until: Mapped[datetime | None]
+    clocks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AlertRow(Base):
@@ -123,6 +133,7 @@ class AlertRow(Base):
             sqlite_where=text("resolved_at IS NULL"),
             postgresql_where=text("resolved_at IS NULL"),
         ),
+        Index("ix_alerts_seq_id", "seq", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -147,12 +158,14 @@ class AlertRow(Base):
     last_seen: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TimelineRow(Base):
     """Append-only; incident_id is empty for a service's own entries (change events)."""
 
     __tablename__ = "timeline"
+    __table_args__ = (Index("ix_timeline_seq_id", "seq", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -161,6 +174,7 @@ class TimelineRow(Base):
     kind: Mapped[str] = mapped_column(String(30))
     actor: Mapped[str] = mapped_column(Text)
     body: Mapped[dict[str, Any]]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class EventRow(Base):
@@ -179,14 +193,65 @@ class EventRow(Base):
 
 
 class ChangeRow(Base):
-    """The change log consoles sync from: one row per changed entity per commit, in commit order."""
+    """The change log: one row per write transaction, numbered without gaps in commit order.
+
+    Every replicated row carries the `seq` of the transaction that last wrote it, so a console's pull
+    is "rows with seq past my cursor", and the log compacts itself: only a row's latest version is
+    kept. Deletions leave a tombstone.
+    """
 
     __tablename__ = "change_log"
 
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    entity: Mapped[str] = mapped_column(String(30))
-    entity_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime]
+    origin: Mapped[str] = mapped_column(String(60), default="")  # "intake", "admin", or a console's client id
+
+
+class TombstoneRow(Base):
+    """A replicated row that was deleted; kept until compaction, whose horizon then makes older cursors
+    answer 410."""
+
+    __tablename__ = "tombstones"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(30), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+class ServerMetaRow(Base):
+    """Facts about this database: its id (a cursor from another database is refused) and the
+    compaction horizon."""
+
+    __tablename__ = "server_meta"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class SyncClientRow(Base):
+    """A console (one replica): the last op it pushed that was processed, for exactly-once."""
+
+    __tablename__ = "sync_clients"
+
+    client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    last_client_seq: Mapped[int] = mapped_column(Integer, default=0)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class SyncResultRow(Base):
+    """What became of each pushed op, answered again when a console re-sends it."""
+
+    __tablename__ = "sync_results"
+
+    client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(10))  # applied | noop | rejected
+    reason: Mapped[str] = mapped_column(Text, default="")
+    seq: Mapped[int] = mapped_column(Integer)  # the change-log seq of the transaction that processed it
 
 
 # Typed handles for SQLAlchemy Core statements (the hot intake path does not go through the ORM).
@@ -198,3 +263,7 @@ alerts = cast(Table, AlertRow.__table__)
 timeline = cast(Table, TimelineRow.__table__)
 events = cast(Table, EventRow.__table__)
 change_log = cast(Table, ChangeRow.__table__)
+tombstones = cast(Table, TombstoneRow.__table__)
+server_meta = cast(Table, ServerMetaRow.__table__)
+sync_clients = cast(Table, SyncClientRow.__table__)
+sync_results = cast(Table, SyncResultRow.__table__)

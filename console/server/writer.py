@@ -17,20 +17,24 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from console.domain.errors import KnownFailure
+from console.domain.errors import DomainError, KnownFailure
 from console.domain.ids import uuid7
 from console.domain.intake import Outcome
+from console.server.changes import next_seq
 from console.server.database import translate_storage_error
 from console.server.ingest import Command, IngestTransaction, incident_numbers
+from console.server.push import Push, PushOutcome, apply_push
 from console.server.writelock import WriteLock
 
 log = logging.getLogger(__name__)
 
-Result = list[Outcome] | BaseException
+Write = Command | Push
+Result = list[Outcome] | PushOutcome | BaseException
 
 
 class Overloaded(KnownFailure):
@@ -62,13 +66,15 @@ class GroupCommitWriter:
         max_batch: int = 1000,
         max_pending: int = 5000,
         now: Callable[[], datetime] = _utcnow,
+        on_commit: Callable[[int], None] = lambda seq: None,
     ) -> None:
         self._engine = engine
         self._lock = lock
         self._max_batch = max_batch
         self._max_pending = max_pending
         self._now = now
-        self._queue: list[tuple[Command, asyncio.Future[list[Outcome]]]] = []
+        self._on_commit = on_commit
+        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: Connection | None = None
@@ -96,11 +102,20 @@ class GroupCommitWriter:
         self._lock.close()
 
     async def submit(self, command: Command) -> list[Outcome]:
+        result: list[Outcome] = await self._submit(command)
+        return result
+
+    async def submit_push(self, push: Push) -> PushOutcome:
+        """Apply a console's ops; answered once they are committed, like intake."""
+        result: PushOutcome = await self._submit(push)
+        return result
+
+    async def _submit(self, command: Write) -> Any:
         if self._task is None or self._task.done() or self._stopping:
             raise WriterStopped("The server cannot store events right now; retry later.")
         if len(self._queue) >= self._max_pending:
             raise Overloaded(f"{len(self._queue)} events are waiting to be stored; retry later.")
-        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((command, future))
         self._wakeup.set()
         return await future
@@ -132,7 +147,7 @@ class GroupCommitWriter:
             self._queue.clear()
             raise
 
-    async def _commit(self, commands: list[Command]) -> list[Result]:
+    async def _commit(self, commands: list[Write]) -> list[Result]:
         assert self._conn is not None
         conn = self._conn
         try:
@@ -140,21 +155,32 @@ class GroupCommitWriter:
                 transaction = conn.begin()
                 try:
                     await self._lock.within(transaction.connection)
+                    at = self._now()
+                    seq = next_seq(
+                        conn, at, "console" if any(isinstance(c, Push) for c in commands) else "intake"
+                    )
                     numbers = incident_numbers(conn)
-                    tx = IngestTransaction(conn, at=self._now(), new_id=uuid7, numbers=numbers)
-                    tx.prefetch(commands)
-                    results: list[Result] = [tx.apply(command) for command in commands]
+                    intake = [c for c in commands if not isinstance(c, Push)]
+                    tx = IngestTransaction(conn, at=at, new_id=uuid7, numbers=numbers, seq=seq)
+                    tx.prefetch(intake)
+                    done: dict[int, Result] = {id(command): tx.apply(command) for command in intake}
                     tx.flush()
+                    # Consoles' ops after the batch's events: they read what the events wrote.
+                    for command in commands:
+                        if isinstance(command, Push):
+                            done[id(command)] = apply_push(conn, command, at=at, seq=seq, numbers=numbers)
+                    results = [done[id(command)] for command in commands]
                     await asyncio.to_thread(transaction.commit)
                 finally:
                     if transaction.is_active:
                         transaction.rollback()
+            self._on_commit(seq)
             return results
         except Exception as exc:
             if len(commands) == 1:
                 if isinstance(exc, OperationalError):
                     exc = translate_storage_error(exc)
-                if not isinstance(exc, KnownFailure):
+                if not isinstance(exc, KnownFailure | DomainError):
                     log.exception("storing an event failed")
                 return [exc]
             log.warning("a batch of %d failed (%s); storing its commands one by one", len(commands), exc)

@@ -1,0 +1,205 @@
+"""Ops pushed by consoles, applied exactly once in the writer's transaction (sync.md §4).
+
+A console numbers its ops 1, 2, 3…; the server keeps, per console, the last number it processed and
+what became of each op, in the same transaction as the ops' effects. An op re-sent after a lost
+answer gets its stored result again; an op that cannot apply is answered "rejected" and still counts
+as processed, so it never blocks the ops behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from console.domain.clock import Hlc
+from console.domain.errors import DomainError
+from console.domain.ops import Op, OpRejected, OpType, apply_op
+from console.domain.status import Rank
+from console.server.bulk import Codec
+from console.server.ingest import load_incident, write_incidents, write_timeline
+from console.server.tables import alerts, incidents, services, sync_clients, sync_results, timeline, users
+
+
+@dataclass(frozen=True, slots=True)
+class PushedOp:
+    client_seq: int
+    op_id: str
+    type: str
+    entity_id: str
+    args: dict[str, Any]
+    hlc: str
+    base_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    client_id: str
+    user_id: int
+    user_name: str
+    schema_version: int
+    ops: Sequence[PushedOp]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    client_seq: int
+    op_id: str
+    status: str  # applied | noop | rejected
+    reason: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    last_client_seq: int
+    results: list[Result] = field(default_factory=list)
+
+
+class OpsOutOfOrder(DomainError):
+    """The console skipped op numbers: it sent an op whose predecessors the server never saw."""
+
+
+class ClientOfAnotherUser(DomainError):
+    """A console id that belongs to another user's login."""
+
+
+def apply_push(
+    conn: Connection, push: Push, *, at: datetime, seq: int, numbers: Callable[[], int]
+) -> PushOutcome:
+    codec = Codec(conn.dialect)
+    client = conn.execute(select(sync_clients).where(sync_clients.c.client_id == push.client_id)).first()
+    if client is None:
+        conn.execute(
+            insert(sync_clients).values(
+                client_id=push.client_id,
+                user_id=push.user_id,
+                last_client_seq=0,
+                schema_version=push.schema_version,
+                first_seen=at,
+                last_seen=at,
+            )
+        )
+        last = 0
+    else:
+        if client.user_id != push.user_id:
+            raise ClientOfAnotherUser("This console id is registered to another user; log in again.")
+        last = client.last_client_seq
+    results: list[Result] = []
+    ops = sorted(push.ops, key=lambda op: op.client_seq)
+    stored = _stored_results(conn, push.client_id, [op.client_seq for op in ops if op.client_seq <= last])
+    for op in ops:
+        if op.client_seq <= last:
+            if (known := stored.get(op.client_seq)) is not None:
+                results.append(known)
+            continue
+        if op.client_seq != last + 1:
+            if not results:
+                raise OpsOutOfOrder(
+                    f"Expected op {last + 1} from this console next, got {op.client_seq}: ops were lost."
+                )
+            break  # answer what was processed; the console re-sends the rest
+        result = _apply(conn, codec, push, op, at=at, seq=seq, numbers=numbers)
+        conn.execute(
+            insert(sync_results).values(
+                client_id=push.client_id,
+                client_seq=op.client_seq,
+                op_id=op.op_id,
+                status=result.status,
+                reason=result.reason,
+                seq=seq,
+            )
+        )
+        results.append(result)
+        last = op.client_seq
+    conn.execute(
+        update(sync_clients)
+        .where(sync_clients.c.client_id == push.client_id)
+        .values(last_client_seq=last, last_seen=at, schema_version=push.schema_version)
+    )
+    return PushOutcome(last, results)
+
+
+def _stored_results(conn: Connection, client_id: str, client_seqs: list[int]) -> dict[int, Result]:
+    if not client_seqs:
+        return {}
+    r = sync_results.c
+    rows = conn.execute(
+        select(r.client_seq, r.op_id, r.status, r.reason, r.seq).where(
+            r.client_id == client_id, r.client_seq.in_(client_seqs)
+        )
+    )
+    return {
+        row.client_seq: Result(row.client_seq, row.op_id, row.status, row.reason, row.seq) for row in rows
+    }
+
+
+def _apply(
+    conn: Connection,
+    codec: Codec,
+    push: Push,
+    pushed: PushedOp,
+    *,
+    at: datetime,
+    seq: int,
+    numbers: Callable[[], int],
+) -> Result:
+    def answer(status: str, reason: str = "") -> Result:
+        return Result(pushed.client_seq, pushed.op_id, status, reason, seq)
+
+    try:
+        kind = OpType(pushed.type)
+    except ValueError:
+        return answer("rejected", f"type: unknown op {pushed.type!r}")
+    try:
+        stamp = Hlc.decode(pushed.hlc).clamped(at)
+    except ValueError:
+        return answer("rejected", "hlc: not a clock stamp")
+    if conn.execute(select(timeline.c.id).where(timeline.c.id == pushed.op_id)).first() is not None:
+        return answer("noop", "This op was applied already.")  # re-sent under another number
+    op = Op(pushed.op_id, kind, pushed.entity_id, pushed.args, stamp, pushed.base_epoch, push.user_name)
+    row = conn.execute(select(incidents).where(incidents.c.id == op.incident_id)).mappings().first()
+    incident = load_incident(row) if row is not None else None
+    try:
+        _check_references(conn, op)
+        done = apply_op(op, incident, at=stamp.time, number=numbers)
+    except OpRejected as exc:
+        return answer("rejected", str(exc))
+    after = done.incident
+    if op.type is OpType.RESOLVE and done.changed and after.open_alerts:
+        _resolve_open_alerts(conn, after.id, stamp.time, seq)
+        after = replace(after, open_alerts=0)
+    if incident is None:
+        write_incidents(conn, codec, seq, new=[after], changed=[])
+    elif done.changed:
+        write_incidents(conn, codec, seq, new=[], changed=[after])
+    write_timeline(conn, codec, seq, [done.entry])
+    return answer("applied" if done.changed else "noop", done.reason)
+
+
+def _check_references(conn: Connection, op: Op) -> None:
+    """What the pure rules cannot know: that a named service or user exists."""
+    if op.type is OpType.REPORT:
+        service_id = op.args.get("service_id")
+        if (
+            isinstance(service_id, int)
+            and not conn.execute(select(services.c.id).where(services.c.id == service_id)).first()
+        ):
+            raise OpRejected("service_id: there is no such service")
+    elif op.type is OpType.ASSIGN:
+        name = op.args.get("assignee")
+        if isinstance(name, str) and not conn.execute(select(users.c.id).where(users.c.name == name)).first():
+            raise OpRejected(f"assignee: there is no user named {name!r}")
+
+
+def _resolve_open_alerts(conn: Connection, incident_id: str, at: datetime, seq: int) -> None:
+    """A person resolving an incident resolves its alerts: the next trigger opens a new incident."""
+    a = alerts.c
+    conn.execute(
+        update(alerts)
+        .where(a.incident_id == incident_id, a.resolved_at.is_(None))
+        .values(status=Rank.RESOLVED.label, resolved_at=at, seq=seq)
+    )

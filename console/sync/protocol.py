@@ -1,0 +1,76 @@
+"""The sync wire format, shared by the server and the console's sync engine (DESIGN.md §5).
+
+- `POST /sync/push`: a batch of outbox ops; the server answers what became of each.
+- `GET /sync/pull?cursor=…&limit=…`: rows changed after the cursor, a table at a time, as column
+  lists and row arrays (compact and fast to apply: a first sync moves hundreds of thousands of rows).
+- `GET /sync/stream`: Server-Sent Events that only say "changed up to seq N".
+Every request names the console's schema version (`X-Responder-Schema`); the server answers 426 to a
+version it no longer serves, and says which it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1  # of the replica's shape and the ops a console sends
+OLDEST_SCHEMA = 1  # the oldest a server still takes
+SCHEMA_HEADER = "X-Responder-Schema"
+MAX_PUSH = 500  # ops in one push
+DEFAULT_PULL = 5000  # rows in one pull page
+MAX_PULL = 20_000
+
+# Replicated tables, in the order a pull page lists them (also the tie-break of the cursor).
+TABLES = ("services", "users", "incidents", "alerts", "timeline")
+TOMBSTONES = "tombstones"  # rows deleted on the server: [entity, id] pairs
+
+
+class WireOp(BaseModel):
+    client_seq: int = Field(ge=1, description="the console's own op number: 1, 2, 3… without gaps")
+    op_id: str = Field(min_length=1, max_length=36, description="UUIDv7 made by the console")
+    type: str = Field(max_length=30)
+    entity_id: str = Field(min_length=1, max_length=36, description="the incident the op is about")
+    args: dict[str, Any] = Field(default_factory=dict)
+    hlc: str = Field(max_length=80, description="hybrid logical clock stamp of the op")
+    base_epoch: int = Field(default=0, ge=0, description="the incident's epoch the console saw")
+
+
+class PushRequest(BaseModel):
+    client_id: str = Field(min_length=1, max_length=36)
+    ops: list[WireOp] = Field(max_length=MAX_PUSH)
+
+
+OpStatus = Literal["applied", "noop", "rejected"]
+
+
+class OpResult(BaseModel):
+    client_seq: int
+    op_id: str
+    status: OpStatus
+    reason: str = ""
+    seq: int = Field(description="the change-log seq of the transaction that processed the op")
+
+
+class PushResponse(BaseModel):
+    last_client_seq: int
+    results: list[OpResult]
+    hlc: str
+
+
+class TableRows(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class PullResponse(BaseModel):
+    cursor: str = Field(description="opaque: pass it back to get what changed after this page")
+    last_seq: int = Field(description="the newest seq on the server when the page was read")
+    page_seq: int = Field(description="every change up to this seq is in this page or earlier ones")
+    more: bool
+    hlc: str
+    tables: dict[str, TableRows]
+
+
+class Poke(BaseModel):
+    seq: int
