@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from console import settings as settings_module
-from console.domain.errors import DomainError
+from console.domain.errors import DomainError, KnownFailure
+from console.domain.ops import OpType
 
 
 def _common(*, in_subcommand: bool) -> argparse.ArgumentParser:
@@ -62,7 +63,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_user.add_argument("name")
     add_user.add_argument("--role", default="responder", choices=["responder", "manager", "admin", "viewer"])
+
+    # The console's own commands, over its replica and outbox: they work offline.
+    login = commands.add_parser(
+        "login", parents=[common], help="log this console in to a server; reads the user token from stdin"
+    )
+    login.add_argument(
+        "--server", required=True, metavar="URL", help="the server, e.g. https://oncall.example:8765"
+    )
+    listing = commands.add_parser("incidents", parents=[common], help="list incidents from the local replica")
+    listing.add_argument("--status", metavar="S", help="comma-separated statuses, or 'open'")
+    listing.add_argument("--search", metavar="TEXT", default="", help="only titles containing TEXT")
+    for name, text in (("ack", "acknowledge"), ("resolve", "resolve"), ("reopen", "reopen")):
+        command = commands.add_parser(name, parents=[common], help=f"{text} an incident (works offline)")
+        command.add_argument("id", help="incident id, a unique prefix of it, or its number")
+    note = commands.add_parser("note", parents=[common], help="add a note to an incident (works offline)")
+    note.add_argument("id", help="incident id, a unique prefix of it, or its number")
+    note.add_argument("text")
+    new = commands.add_parser("report", parents=[common], help="report a new incident (works offline)")
+    new.add_argument("title")
+    new.add_argument("--service", required=True, metavar="S", help="service name")
+    new.add_argument("--priority", choices=["high", "low"], default="high")
+    new.add_argument("--category", default="", help="e.g. network, database, security")
+    new.add_argument("--description", default="")
+    commands.add_parser("sync", parents=[common], help="push local changes and pull the server's, once")
     return parser
+
+
+_OPS = {"ack": OpType.ACKNOWLEDGE, "resolve": OpType.RESOLVE, "reopen": OpType.REOPEN}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "admin":
         return _admin(args)
+    if args.command in _CONSOLE_COMMANDS:
+        return _console_command(args)
     from console import app
 
     return app.run(data_dir=args.data_dir, db_url=args.db)
@@ -133,4 +163,48 @@ def _admin(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(secret)
+    return 0
+
+
+_CONSOLE_COMMANDS = {"login", "incidents", "ack", "resolve", "reopen", "note", "report", "sync"}
+
+
+def _console_command(args: argparse.Namespace) -> int:
+    from console import commands, logs
+
+    data_dir = settings_module.load(data_dir=args.data_dir).data_dir
+    logs.configure(data_dir, level=logging.WARNING, to_stderr=False)
+    try:
+        if args.command == "login":
+            user = commands.login(data_dir, args.server)
+            print(f"Logged in to {args.server} as {user}.")
+        elif args.command == "incidents":
+            statuses = None
+            if args.status:
+                statuses = {s.strip() for s in args.status.split(",") if s.strip()}
+                if "open" in statuses:
+                    statuses = (statuses - {"open"}) | {"triggered", "acknowledged"}
+            replica = commands.open_replica(data_dir)
+            try:
+                for line in commands.format_incidents(replica.incidents(statuses=statuses, text=args.search)):
+                    print(line)
+            finally:
+                replica.close()
+        elif args.command in _OPS:
+            commands.act(data_dir, _OPS[args.command], args.id)
+        elif args.command == "note":
+            commands.act(data_dir, OpType.NOTE, args.id, {"text": args.text})
+        elif args.command == "report":
+            print(
+                commands.report(
+                    data_dir, args.title, args.service, args.priority, args.category, args.description
+                )
+            )
+        elif args.command == "sync":
+            report = commands.sync(data_dir)
+            for line in commands.format_report(report):
+                print(line)
+    except (DomainError, KnownFailure) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -177,7 +177,7 @@ def _apply(
     elif done.changed:
         write_incidents(conn, codec, seq, new=[], changed=[after])
     write_timeline(conn, codec, seq, [done.entry])
-    return answer("applied" if done.changed else "noop", done.reason)
+    return answer("applied" if done.changed and not done.reason else "noop", done.reason)
 
 
 def _check_references(conn: Connection, op: Op) -> None:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from console.domain.clock import SERVER_NODE, stamp_at
 from console.server.auth import user_dependency
-from console.server.changes import ChangeFeed
+from console.server.changes import ChangeFeed, read_meta
 from console.server.directory import Directory, User
 from console.server.pull import BadCursor, CursorExpired, read_page
 from console.server.push import ClientOfAnotherUser, OpsOutOfOrder, Push, PushedOp
@@ -84,6 +84,16 @@ def sync_router(
     router = APIRouter(prefix="/sync", tags=["sync"])
     Requester = Annotated[User, Depends(user_dependency(directory))]
     Schema = Annotated[int, Depends(schema_version)]
+
+    @router.get("/whoami")
+    async def whoami(user: Requester, _schema: Schema) -> dict[str, Any]:
+        """Who the token belongs to: how `login` checks a token before storing it."""
+
+        def read() -> str:
+            with engine.connect() as conn:
+                return read_meta(conn)["server_id"]
+
+        return {"user": user.name, "role": user.role, "server_id": await run_in_threadpool(read)}
 
     @router.post("/push", response_model=PushResponse)
     async def push(body: PushRequest, user: Requester, schema: Schema) -> Response:

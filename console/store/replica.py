@@ -1,0 +1,645 @@
+"""The console's replica as the rest of the console sees it: ops recorded in one local transaction
+each, server pages applied in one transaction each, and views that fold the outbox's unconfirmed
+ops over the server-confirmed rows (Replicache's rebase, done at read time)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from console.domain.clock import Hlc, HybridClock
+from console.domain.errors import DomainError
+from console.domain.ids import uuid7
+from console.domain.incident import EntryKind, Incident, TimelineEntry
+from console.domain.ops import Op, OpRejected, OpType, apply_op, normalize_args
+from console.domain.priority import Priority
+from console.domain.status import Rank, Status
+from console.store.database import migrate, open_replica, storage_error
+from console.store.tables import (
+    REPLICA_TABLES,
+    alerts,
+    incidents,
+    outbox,
+    services,
+    sync_state,
+    timeline,
+    users,
+)
+
+REPLICA_FILE = "replica.db"
+SCHEMA_VERSION = 1  # the sync protocol's; kept here so the store needs nothing from sync
+KEEP_DONE_OPS = 2000  # processed ops kept for the outbox view; older ones are pruned
+
+# Ops whose effect the replica may not show yet.
+_UNCONFIRMED = or_(outbox.c.state == "pending", outbox.c.state.in_(("applied", "noop")))
+_STATUS_OPS = (OpType.ACKNOWLEDGE, OpType.RESOLVE, OpType.REOPEN, OpType.SNOOZE, OpType.ESCALATE)
+
+
+class NotFound(DomainError):
+    """No incident (or service, or user) matches what was asked for."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    client_id: str
+    server_url: str
+    user_name: str
+    cursor: str
+    page_seq: int
+    last_seq: int
+    last_sync_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxOp:
+    client_seq: int
+    op_id: str
+    type: str
+    entity_id: str
+    args: Mapping[str, Any]
+    hlc: str
+    base_epoch: int
+    state: str
+    reason: str
+    result_seq: int | None
+    attempts: int
+    last_error: str
+    created_at: datetime
+
+    def as_op(self, actor: str) -> Op:
+        return Op(
+            self.op_id,
+            OpType(self.type),
+            self.entity_id,
+            self.args,
+            Hlc.decode(self.hlc),
+            self.base_epoch,
+            actor,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    incident: Incident
+    service: str
+    unsynced: int = 0  # ops on it that the server has not confirmed yet
+
+    @property
+    def id(self) -> str:
+        return self.incident.id
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: str
+    summary: str
+    source: str
+    status: str
+    severity: str | None
+    priority: str
+    repeat_count: int
+    first_seen: datetime
+    last_seen: datetime
+    labels: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    links: Sequence[Any] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    entry: TimelineEntry
+    unsynced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    view: IncidentView
+    alerts: list[AlertView]
+    timeline: list[EntryView]
+    ops: list[OutboxOp]  # everything done here on this incident that is still in the outbox
+
+
+class Replica:
+    """One console's database. Thread-safe in the way SQLite is: each call is its own transaction."""
+
+    def __init__(self, path: Path, *, now_ms: Callable[[], int] = _now_ms) -> None:
+        self.path = path
+        self._engine: Engine = open_replica(path)
+        migrate(self._engine)
+        self._now_ms = now_ms
+        with self._write() as conn:
+            if conn.execute(select(sync_state.c.id)).first() is None:
+                conn.execute(insert(sync_state).values(id=1, client_id=str(uuid.uuid4())))
+
+    @classmethod
+    def in_dir(cls, data_dir: Path, **options: Any) -> Replica:
+        return cls(data_dir / REPLICA_FILE, **options)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _write(self) -> Any:
+        return _Transaction(self._engine)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._now_ms() / 1000, UTC)
+
+    # -- identity and sync state --
+
+    def state(self) -> SyncState:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(sync_state)).one()
+        return SyncState(
+            row.client_id,
+            row.server_url,
+            row.user_name,
+            row.cursor,
+            row.page_seq,
+            row.last_seq,
+            row.last_sync_at,
+        )
+
+    def set_server(self, url: str, user_name: str) -> None:
+        """Remember the server (and who this console signs in as). Another server means another
+        replica: the rows of the old one are dropped; unsent ops stay, visible in the outbox."""
+        with self._write() as conn:
+            old = conn.execute(select(sync_state.c.server_url)).scalar_one()
+            if old and old != url:
+                _wipe(conn)
+            conn.execute(update(sync_state).values(server_url=url, user_name=user_name))
+
+    # -- ops: each one local transaction (the op, its outbox row and the clock) --
+
+    def act(self, kind: OpType, incident_id: str, args: Mapping[str, Any] | None = None) -> OutboxOp:
+        """Record an op on an incident. Refused here, with the reason, when it could change nothing
+        (acknowledging what is resolved, say); the server still has the last word."""
+        if kind is OpType.REPORT:
+            raise ValueError("use report()")
+        given = normalize_args(kind, args or {})
+        with self._write() as conn:
+            view = self._views(conn, [incident_id])
+            if incident_id not in view:
+                raise NotFound("There is no such incident here.")
+            incident = view[incident_id].incident
+            op = self._new_op(conn, kind, incident_id, given, incident.status.epoch)
+            done = apply_op(op.as_op(""), incident, at=Hlc.decode(op.hlc).time, number=lambda: 0)
+            if not done.changed and kind in _STATUS_OPS:
+                raise OpRejected(done.reason)
+            self._insert_op(conn, op)
+        return op
+
+    def report(
+        self,
+        title: str,
+        service: str,
+        *,
+        priority: str = Priority.HIGH.value,
+        category: str = "",
+        description: str = "",
+    ) -> OutboxOp:
+        """Report a new incident; its id is made here (UUIDv7), so it exists before any sync."""
+        with self._write() as conn:
+            service_id = _service_id(conn, service)
+            args = normalize_args(
+                OpType.REPORT,
+                {
+                    "title": title,
+                    "service_id": service_id,
+                    "priority": priority,
+                    "category": category,
+                    "description": description,
+                },
+            )
+            op = self._new_op(conn, OpType.REPORT, uuid7(), args, 0)
+            self._insert_op(conn, op)
+        return op
+
+    def _new_op(
+        self, conn: Connection, kind: OpType, entity_id: str, args: dict[str, Any], epoch: int
+    ) -> OutboxOp:
+        state = conn.execute(select(sync_state.c.client_id, sync_state.c.hlc)).one()
+        clock = HybridClock(state.client_id, self._now_ms, Hlc.decode(state.hlc) if state.hlc else None)
+        stamp = clock.tick().encode()
+        conn.execute(update(sync_state).values(hlc=stamp))
+        return OutboxOp(
+            0, uuid7(), kind.value, entity_id, args, stamp, epoch, "pending", "", None, 0, "", self._now()
+        )
+
+    def _insert_op(self, conn: Connection, op: OutboxOp) -> None:
+        conn.execute(
+            insert(outbox).values(
+                op_id=op.op_id,
+                type=op.type,
+                entity_id=op.entity_id,
+                args=dict(op.args),
+                hlc=op.hlc,
+                base_epoch=op.base_epoch,
+                schema_version=SCHEMA_VERSION,
+                state="pending",
+                created_at=op.created_at,
+            )
+        )
+
+    # -- sync --
+
+    def pending_ops(self, limit: int = 500) -> list[OutboxOp]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox).where(outbox.c.state == "pending").order_by(outbox.c.client_seq).limit(limit)
+            )
+            return [_op(row) for row in rows]
+
+    def pending_count(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(outbox.c.state == "pending")).scalar_one())
+
+    def outbox(self, *, states: Iterable[str] | None = None, limit: int = 1000) -> list[OutboxOp]:
+        query = select(outbox).order_by(outbox.c.client_seq.desc()).limit(limit)
+        if states is not None:
+            query = query.where(outbox.c.state.in_(list(states)))
+        with self._engine.connect() as conn:
+            return [_op(row) for row in conn.execute(query)]
+
+    def record_results(self, results: Sequence[Mapping[str, Any]], server_hlc: str = "") -> None:
+        """What the server answered for pushed ops, in one transaction."""
+        with self._write() as conn:
+            for result in results:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.client_seq == result["client_seq"], outbox.c.op_id == result["op_id"])
+                    .values(
+                        state=result["status"],
+                        reason=result.get("reason", ""),
+                        result_seq=result["seq"],
+                        last_error="",
+                    )
+                )
+            if server_hlc:
+                self._observe(conn, server_hlc)
+            done = conn.execute(
+                select(outbox.c.client_seq)
+                .where(outbox.c.state != "pending")
+                .order_by(outbox.c.client_seq.desc())
+                .offset(KEEP_DONE_OPS)
+                .limit(1)
+            ).scalar()
+            if done is not None:
+                conn.execute(delete(outbox).where(outbox.c.state != "pending", outbox.c.client_seq <= done))
+
+    def record_failure(self, client_seqs: Sequence[int], error: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.client_seq.in_(list(client_seqs)))
+                .values(attempts=outbox.c.attempts + 1, last_error=error[:500])
+            )
+
+    def apply_page(self, page: Mapping[str, Any]) -> int:
+        """A pull page, in one transaction: rows upserted, tombstones deleted, the cursor moved.
+        Returns the number of rows written."""
+        written = 0
+        with self._write() as conn:
+            for name, rows in page.get("tables", {}).items():
+                written += _upsert(conn, name, rows["columns"], rows["rows"])
+            values: dict[str, Any] = {"cursor": page["cursor"], "last_seq": page["last_seq"]}
+            if page.get("page_seq") is not None:
+                values["page_seq"] = func.max(sync_state.c.page_seq, page["page_seq"])
+            if not page.get("more"):
+                values["last_sync_at"] = self._now()
+            conn.execute(update(sync_state).values(values))
+            if page.get("hlc"):
+                self._observe(conn, page["hlc"])
+        return written
+
+    def start_snapshot(self) -> None:
+        """The server no longer serves this replica's cursor (410): drop the replica and pull
+        everything again. The outbox is kept: nothing the person did is lost."""
+        with self._write() as conn:
+            _wipe(conn)
+
+    def _observe(self, conn: Connection, remote: str) -> None:
+        state = conn.execute(select(sync_state.c.client_id, sync_state.c.hlc)).one()
+        clock = HybridClock(state.client_id, self._now_ms, Hlc.decode(state.hlc) if state.hlc else None)
+        try:
+            clock.receive(Hlc.decode(remote))
+        except ValueError:
+            return
+        conn.execute(update(sync_state).values(hlc=clock.last.encode()))
+
+    # -- views: the replica with unconfirmed ops folded over it --
+
+    def incidents(self, *, statuses: Iterable[str] | None = None, text: str = "") -> list[IncidentView]:
+        """Incidents newest first, as this console sees them (its own unsynced ops included)."""
+        wanted = set(statuses) if statuses is not None else None
+        with self._engine.connect() as conn:
+            pending = _unconfirmed(conn)
+            query = select(incidents, services.c.name.label("service_name")).outerjoin(
+                services, services.c.id == incidents.c.service_id
+            )
+            if wanted is not None:
+                query = query.where(
+                    or_(incidents.c.status.in_(sorted(wanted)), incidents.c.id.in_(list(pending)))
+                )
+            if text:
+                query = query.where(
+                    or_(incidents.c.title.contains(text, autoescape=True), incidents.c.id.in_(list(pending)))
+                )
+            rows = list(conn.execute(query))
+            names = _service_names(conn)
+            actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
+        views = _fold(rows, pending, names, actor)
+        out = [
+            v
+            for v in views.values()
+            if (wanted is None or v.incident.status.rank.label in wanted)
+            and (not text or text.lower() in v.incident.title.lower())
+        ]
+        out.sort(key=lambda v: (v.incident.created_at, v.incident.id), reverse=True)
+        return out
+
+    def _views(self, conn: Connection, ids: Sequence[str]) -> dict[str, IncidentView]:
+        pending = {k: v for k, v in _unconfirmed(conn).items() if k in ids}
+        query = select(incidents, services.c.name.label("service_name")).outerjoin(
+            services, services.c.id == incidents.c.service_id
+        )
+        rows = list(conn.execute(query.where(incidents.c.id.in_(list(ids)))))
+        actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
+        return _fold(rows, pending, _service_names(conn), actor)
+
+    def incident(self, incident_id: str) -> IncidentDetail:
+        with self._engine.connect() as conn:
+            views = self._views(conn, [incident_id])
+            if incident_id not in views:
+                raise NotFound("There is no such incident here.")
+            alert_rows = conn.execute(
+                select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.first_seen)
+            )
+            found_alerts = [
+                AlertView(
+                    a.id,
+                    a.summary,
+                    a.source,
+                    a.status,
+                    a.severity,
+                    a.priority,
+                    a.repeat_count,
+                    a.first_seen,
+                    a.last_seen,
+                    a.labels or {},
+                    a.details or {},
+                    a.links or [],
+                )
+                for a in alert_rows
+            ]
+            entries = [
+                EntryView(_entry(row))
+                for row in conn.execute(select(timeline).where(timeline.c.incident_id == incident_id))
+            ]
+            ops = [
+                _op(row)
+                for row in conn.execute(
+                    select(outbox).where(outbox.c.entity_id == incident_id).order_by(outbox.c.client_seq)
+                )
+            ]
+            actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
+            page_seq = conn.execute(select(sync_state.c.page_seq)).scalar_one()
+        known = {e.entry.id for e in entries}
+        base = views[incident_id].incident
+        for op in ops:  # the entries of unconfirmed ops, until the replica has them
+            if op.op_id in known or not _is_unconfirmed(op, page_seq):
+                continue
+            try:
+                done = apply_op(op.as_op(actor), base, at=Hlc.decode(op.hlc).time, number=lambda: 0)
+            except OpRejected:
+                continue
+            base = done.incident
+            entries.append(EntryView(done.entry, unsynced=True))
+        entries.sort(key=lambda e: (e.entry.at, e.entry.id))
+        return IncidentDetail(views[incident_id], found_alerts, entries, ops)
+
+    def find(self, given: str) -> str:
+        """An incident id from a unique prefix of its id, or its number ("42" or "#42")."""
+        text = given.strip().lstrip("#")
+        if not text:
+            raise NotFound("Give an incident id, a prefix of one, or a number.")
+        with self._engine.connect() as conn:
+            if text.isdigit():
+                found = conn.execute(select(incidents.c.id).where(incidents.c.number == int(text))).scalar()
+                if found is not None:
+                    return str(found)
+            ids = {
+                str(i)
+                for i in conn.execute(
+                    select(incidents.c.id).where(incidents.c.id.startswith(text, autoescape=True)).limit(3)
+                ).scalars()
+            }
+            ids |= {
+                str(i)
+                for i in conn.execute(
+                    select(outbox.c.entity_id).where(
+                        outbox.c.type == OpType.REPORT.value,
+                        outbox.c.entity_id.startswith(text, autoescape=True),
+                    )
+                ).scalars()
+            }
+        if len(ids) == 1:
+            return ids.pop()
+        if not ids:
+            raise NotFound(f"No incident matches {given!r}.")
+        raise NotFound(f"{given!r} matches several incidents; give more of the id.")
+
+    def services(self) -> list[tuple[int, str]]:
+        with self._engine.connect() as conn:
+            return [
+                (row.id, row.name)
+                for row in conn.execute(select(services.c.id, services.c.name).order_by(services.c.name))
+            ]
+
+    def users(self) -> list[tuple[int, str, str]]:
+        with self._engine.connect() as conn:
+            return [
+                (r.id, r.name, r.role) for r in conn.execute(select(users.c.id, users.c.name, users.c.role))
+            ]
+
+    def rows(self, name: str) -> list[tuple[Any, ...]]:
+        """Every row of a replica table, as stored, ordered by id: for comparing with the server."""
+        table = REPLICA_TABLES[name]
+        with self._engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
+
+
+class _Transaction:
+    """`with` a write transaction; a full disk becomes StorageFull and nothing is half-written."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._context = engine.begin()
+
+    def __enter__(self) -> Connection:
+        try:
+            return self._context.__enter__()
+        except OperationalError as exc:
+            raise storage_error(exc) from exc
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._context.__exit__(*exc)
+        except OperationalError as error:
+            raise storage_error(error) from error
+
+
+def _wipe(conn: Connection) -> None:
+    for table in REPLICA_TABLES.values():
+        conn.execute(delete(table))
+    conn.execute(update(sync_state).values(cursor="", page_seq=-1, last_seq=-1))
+
+
+def _service_id(conn: Connection, service: str) -> int:
+    by_name = conn.execute(select(services.c.id).where(services.c.name == service)).scalar()
+    if by_name is not None:
+        return int(by_name)
+    if service.isdigit() and conn.execute(select(services.c.id).where(services.c.id == int(service))).first():
+        return int(service)
+    known = (
+        ", ".join(conn.execute(select(services.c.name).order_by(services.c.name)).scalars())
+        or "none yet (sync first)"
+    )
+    raise NotFound(f"There is no service {service!r}. Known services: {known}.")
+
+
+def _service_names(conn: Connection) -> dict[int, str]:
+    return {row.id: row.name for row in conn.execute(select(services.c.id, services.c.name))}
+
+
+def _is_unconfirmed(op: OutboxOp, page_seq: int) -> bool:
+    if op.state == "pending":
+        return True
+    return op.state in ("applied", "noop") and op.result_seq is not None and op.result_seq > page_seq
+
+
+def _unconfirmed(conn: Connection) -> dict[str, list[OutboxOp]]:
+    page_seq = conn.execute(select(sync_state.c.page_seq)).scalar_one()
+    by_incident: dict[str, list[OutboxOp]] = {}
+    for row in conn.execute(select(outbox).where(_UNCONFIRMED).order_by(outbox.c.client_seq)):
+        op = _op(row)
+        if _is_unconfirmed(op, page_seq):
+            by_incident.setdefault(op.entity_id, []).append(op)
+    return by_incident
+
+
+def _fold(
+    rows: Sequence[Any], pending: Mapping[str, list[OutboxOp]], names: Mapping[int, str], actor: str
+) -> dict[str, IncidentView]:
+    views: dict[str, IncidentView] = {}
+    for row in rows:
+        views[row.id] = IncidentView(_incident(row), row.service_name or "")
+    for incident_id, ops in pending.items():
+        current = views[incident_id].incident if incident_id in views else None
+        for op in ops:
+            try:
+                current = apply_op(
+                    op.as_op(actor), current, at=Hlc.decode(op.hlc).time, number=lambda: 0
+                ).incident
+            except OpRejected:
+                continue  # the server will say why
+        if current is not None:
+            views[incident_id] = IncidentView(current, names.get(current.service_id, ""), len(ops))
+    return views
+
+
+def _incident(row: Any) -> Incident:
+    return Incident(
+        id=row.id,
+        number=row.number,
+        service_id=row.service_id,
+        title=row.title,
+        priority=Priority(row.priority),
+        category=row.category,
+        status=Status(row.epoch, Rank.from_label(row.status)),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        alert_count=row.alert_count,
+        open_alerts=row.open_alerts,
+        acknowledged_at=row.acknowledged_at,
+        resolved_at=row.resolved_at,
+        assignee=row.assignee,
+        description=row.description,
+        snoozed_until=row.snoozed_until,
+        clocks=row.clocks or {},
+    )
+
+
+def _entry(row: Any) -> TimelineEntry:
+    try:
+        kind = EntryKind(row.kind)
+    except ValueError:  # a kind from a newer server: shown as a plain change
+        kind = EntryKind.CHANGE
+    return TimelineEntry(row.id, row.incident_id, row.service_id, row.at, kind, row.actor, row.body or {})
+
+
+def _op(row: Any) -> OutboxOp:
+    return OutboxOp(
+        row.client_seq,
+        row.op_id,
+        row.type,
+        row.entity_id,
+        row.args or {},
+        row.hlc,
+        row.base_epoch,
+        row.state,
+        row.reason,
+        row.result_seq,
+        row.attempts,
+        row.last_error,
+        row.created_at,
+    )
+
+
+_JSON_COLUMNS = {
+    name: {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+    for name, table in REPLICA_TABLES.items()
+}
+
+
+def _upsert(conn: Connection, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    if name == "tombstones":
+        for entity, entity_id, _seq in rows:
+            table = REPLICA_TABLES.get(entity)
+            if table is not None:
+                key = int(entity_id) if table.c.id.type.python_type is int else entity_id
+                conn.execute(delete(table).where(table.c.id == key))
+        return len(rows)
+    table = REPLICA_TABLES.get(name)
+    if table is None or not rows:  # a table from a newer server: this console has no use for it yet
+        return 0
+    keep = [i for i, column in enumerate(columns) if column in table.c]
+    names = [columns[i] for i in keep]
+    json_at = [n for n, column in enumerate(names) if column in _JSON_COLUMNS[name]]
+    sql = f"INSERT OR REPLACE INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    every = len(keep) == len(columns)
+    values: list[tuple[Any, ...]] = []
+    dumps = orjson.dumps
+    for row in rows:
+        picked = list(row) if every else [row[i] for i in keep]
+        for n in json_at:
+            if picked[n] is not None:
+                picked[n] = dumps(picked[n]).decode()
+        values.append(tuple(picked))
+    conn.exec_driver_sql(sql, values)
+    return len(rows)
