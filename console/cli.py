@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from console import settings as settings_module
@@ -63,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_user.add_argument("name")
     add_user.add_argument("--role", default="responder", choices=["responder", "manager", "admin", "viewer"])
+    remove_user = admin_commands.add_parser(
+        "remove-user", parents=[common], help="delete a user and their token"
+    )
+    remove_user.add_argument("name")
+    compact = admin_commands.add_parser(
+        "compact", parents=[common], help="forget deletions older than --keep-days (consoles older re-sync)"
+    )
+    compact.add_argument("--keep-days", type=float, default=30.0, metavar="N")
 
     # The console's own commands, over its replica and outbox: they work offline.
     login = commands.add_parser(
@@ -155,8 +164,15 @@ def _admin(args: argparse.Namespace) -> int:
         migrate(engine)
         if args.admin_command == "add-service":
             secret = admin.add_service(engine, args.name, parent=args.parent)
-        else:
+        elif args.admin_command == "add-user":
             secret = admin.add_user(engine, args.name, role=args.role)
+        elif args.admin_command == "remove-user":
+            admin.remove_user(engine, args.name)
+            return 0
+        else:
+            horizon = admin.compact(engine, keep=timedelta(days=args.keep_days))
+            print(f"compacted: consoles that last synced before change {horizon} will take a new snapshot")
+            return 0
     except DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

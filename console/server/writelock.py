@@ -51,3 +51,10 @@ class WriteLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def lock_transaction(conn: Connection) -> None:
+    """For a writer outside the server (admin commands), inside its transaction: on PostgreSQL the
+    advisory lock; on SQLite the transaction's BEGIN IMMEDIATE already excludes other writers."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
