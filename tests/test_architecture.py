@@ -57,8 +57,24 @@ def test_the_server_and_the_domain_import_with_qt_absent() -> None:
         "import sys\n"
         "sys.modules['PySide6'] = None\n"  # any import of Qt now fails
         "import console.domain.intake, console.server.app, console.server.runner, console.cli\n"
+        "import console.store.replica, console.sync.engine, console.commands\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_server_takes_only_the_wire_format_from_sync() -> None:
+    for path in modules_in("server"):
+        for name in imports_of(path):
+            if name.startswith("console.sync"):
+                assert name == "console.sync.protocol", f"{path}: imports {name}"
+
+
+def test_the_replica_and_the_protocol_agree_on_the_schema_version() -> None:
+    # Two constants because the server may import the protocol but never the console's store.
+    from console.store.replica import SCHEMA_VERSION as replica_version
+    from console.sync.protocol import SCHEMA_VERSION as wire_version
+
+    assert replica_version == wire_version

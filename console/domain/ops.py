@@ -224,13 +224,14 @@ def _already(status: Status) -> str:
 
 
 def _reopen(op: Op, incident: Incident, at: datetime) -> Applied:
+    """A reopen of epoch e contributes (e + 1, triggered) to the lattice, whatever the rank, so the
+    order in which status ops arrive never changes where an incident ends (consoles offer reopen
+    only on resolved incidents)."""
     current = incident.status
     if op.base_epoch < current.epoch:
         return _noop(op, incident, at, {}, "The incident was reopened already.")
     if op.base_epoch > current.epoch:
         raise OpRejected("epoch: newer than the incident's; the console's view is inconsistent")
-    if current.is_open:
-        return _noop(op, incident, at, {}, "The incident is open.")
     reopened = replace(
         incident,
         status=current.reopen(base_epoch=op.base_epoch),

@@ -198,6 +198,8 @@ class Replica:
             if incident_id not in view:
                 raise NotFound("There is no such incident here.")
             incident = view[incident_id].incident
+            if kind is OpType.REOPEN and incident.status.is_open:
+                raise OpRejected("The incident is open; only a resolved incident can be reopened.")
             op = self._new_op(conn, kind, incident_id, given, incident.status.epoch)
             done = apply_op(op.as_op(""), incident, at=Hlc.decode(op.hlc).time, number=lambda: 0)
             if not done.changed and kind in _STATUS_OPS:
