@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 from sqlalchemy.exc import OperationalError
 
 from console.domain.clock import Hlc, HybridClock
-from console.domain.errors import DomainError
+from console.domain.errors import DomainError, StorageFull
 from console.domain.ids import uuid7
 from console.domain.incident import EntryKind, Incident, TimelineEntry
 from console.domain.ops import Op, OpRejected, OpType, apply_op, normalize_args
@@ -499,11 +499,13 @@ class _Transaction:
         except OperationalError as exc:
             raise storage_error(exc) from exc
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, kind: Any, exc: BaseException | None, trace: Any) -> None:
         try:
-            self._context.__exit__(*exc)
+            self._context.__exit__(kind, exc, trace)  # commits, or rolls back after an error
         except OperationalError as error:
             raise storage_error(error) from error
+        if isinstance(exc, OperationalError) and isinstance(translated := storage_error(exc), StorageFull):
+            raise translated from exc
 
 
 def _wipe(conn: Connection) -> None:
