@@ -12,7 +12,7 @@ from typing import TextIO
 from console.domain.errors import DomainError
 from console.domain.ops import OpType
 from console.store.replica import IncidentView, Replica
-from console.sync.client import SyncClient
+from console.sync.client import Offline, SyncClient
 from console.sync.credentials import TokenStore
 from console.sync.engine import SyncEngine, SyncReport
 
@@ -73,7 +73,11 @@ def sync(data_dir: Path) -> SyncReport:
             finally:
                 await client.aclose()
 
-        return asyncio.run(once())
+        try:
+            return asyncio.run(once())
+        except Offline as exc:
+            pending = replica.pending_count()
+            raise Offline(f"{exc} Working offline: {pending} change(s) will sync when it is back.") from exc
     finally:
         replica.close()
 
