@@ -21,7 +21,7 @@ from console.domain.ops import Op, OpRejected, OpType, apply_op
 from console.domain.status import Rank
 from console.server.bulk import Codec
 from console.server.ingest import load_incident, write_incidents, write_timeline
-from console.server.tables import alerts, incidents, services, sync_clients, sync_results, timeline, users
+from console.server.tables import alerts, incidents, services, sync_clients, sync_results, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,22 @@ def _stored_results(conn: Connection, client_id: str, client_seqs: list[int]) ->
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Applying:
+    """What an op handler gets: the transaction and the facts of this push."""
+
+    conn: Connection
+    codec: Codec
+    push: Push
+    at: datetime
+    seq: int
+    numbers: Callable[[], int]
+
+
+# (what happened, why) from a handler; it raises nothing for an op that cannot apply.
+OpHandler = Callable[[Applying, PushedOp, Hlc], tuple[str, str]]
+
+
 def _apply(
     conn: Connection,
     codec: Codec,
@@ -150,24 +166,30 @@ def _apply(
     def answer(status: str, reason: str = "") -> Result:
         return Result(pushed.client_seq, pushed.op_id, status, reason, seq)
 
-    try:
-        kind = OpType(pushed.type)
-    except ValueError:
+    handler = HANDLERS.get(pushed.type)
+    if handler is None:
         return answer("rejected", f"type: unknown op {pushed.type!r}")
     try:
         stamp = Hlc.decode(pushed.hlc).clamped(at)
     except ValueError:
         return answer("rejected", "hlc: not a clock stamp")
-    if conn.execute(select(timeline.c.id).where(timeline.c.id == pushed.op_id)).first() is not None:
+    if conn.execute(select(sync_results.c.op_id).where(sync_results.c.op_id == pushed.op_id)).first():
         return answer("noop", "This op was applied already.")  # re-sent under another number
-    op = Op(pushed.op_id, kind, pushed.entity_id, pushed.args, stamp, pushed.base_epoch, push.user_name)
+    return answer(*handler(Applying(conn, codec, push, at, seq, numbers), pushed, stamp))
+
+
+def _incident_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str, str]:
+    """Ops on incidents, through the domain's merge rules (console.domain.ops)."""
+    conn, codec, seq = applying.conn, applying.codec, applying.seq
+    op = Op(pushed.op_id, OpType(pushed.type), pushed.entity_id, pushed.args, stamp, pushed.base_epoch,
+            applying.push.user_name)  # fmt: skip
     row = conn.execute(select(incidents).where(incidents.c.id == op.incident_id)).mappings().first()
     incident = load_incident(row) if row is not None else None
     try:
         _check_references(conn, op)
-        done = apply_op(op, incident, at=stamp.time, number=numbers)
+        done = apply_op(op, incident, at=stamp.time, number=applying.numbers)
     except OpRejected as exc:
-        return answer("rejected", str(exc))
+        return "rejected", str(exc)
     after = done.incident
     if op.type is OpType.RESOLVE and done.changed and after.open_alerts:
         _resolve_open_alerts(conn, after.id, stamp.time, seq)
@@ -177,7 +199,12 @@ def _apply(
     elif done.changed:
         write_incidents(conn, codec, seq, new=[], changed=[after])
     write_timeline(conn, codec, seq, [done.entry])
-    return answer("applied" if done.changed and not done.reason else "noop", done.reason)
+    return ("applied" if done.changed and not done.reason else "noop"), done.reason
+
+
+# Op type → handler. A new replicated entity (schedules, runbooks…) brings its op types and a
+# handler here, a `Replicated` table in console.server.pull and a console table: no new protocol.
+HANDLERS: dict[str, OpHandler] = {kind.value: _incident_op for kind in OpType}
 
 
 def _check_references(conn: Connection, op: Op) -> None:

@@ -248,7 +248,7 @@ class SyncResultRow(Base):
 
     client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     client_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    op_id: Mapped[str] = mapped_column(String(36))
+    op_id: Mapped[str] = mapped_column(String(36), index=True)  # an op re-sent under another number
     status: Mapped[str] = mapped_column(String(10))  # applied | noop | rejected
     reason: Mapped[str] = mapped_column(Text, default="")
     seq: Mapped[int] = mapped_column(Integer)  # the change-log seq of the transaction that processed it

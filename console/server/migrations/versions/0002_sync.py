@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("client_id", "client_seq", name=op.f("pk_sync_results")),
     )
+    op.create_index(op.f("ix_sync_results_op_id"), "sync_results", ["op_id"], unique=False)
     op.create_table(
         "tombstones",
         sa.Column("seq", sa.Integer(), nullable=False),
@@ -138,6 +139,7 @@ def downgrade() -> None:
         batch_op.drop_column("seq")
 
     op.drop_table("tombstones")
+    op.drop_index(op.f("ix_sync_results_op_id"), table_name="sync_results")
     op.drop_table("sync_results")
     op.drop_table("sync_clients")
     op.drop_table("server_meta")
