@@ -8,6 +8,7 @@ as processed, so it never blocks the ops behind it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +23,8 @@ from console.domain.status import Rank
 from console.server.bulk import Codec
 from console.server.ingest import load_incident, write_incidents, write_timeline
 from console.server.tables import alerts, incidents, services, sync_clients, sync_results, users
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Push:
     user_name: str
     schema_version: int
     ops: Sequence[PushedOp]
+    settled_through: int = 0  # the console had answers for all its ops up to this number
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,13 @@ def apply_push(
         last = client.last_client_seq
     results: list[Result] = []
     ops = sorted(push.ops, key=lambda op: op.client_seq)
+    if ops and ops[0].client_seq > last + 1 and push.settled_through >= ops[0].client_seq - 1:
+        # This database does not know ops the console had answers for: it was restored from a
+        # backup, or replaced. Their effects are gone with it; the ops still pending are not.
+        log.warning(
+            "console %s: ops %d..%d unknown here; continuing", push.client_id, last + 1, ops[0].client_seq - 1
+        )
+        last = ops[0].client_seq - 1
     stored = _stored_results(conn, push.client_id, [op.client_seq for op in ops if op.client_seq <= last])
     for op in ops:
         if op.client_seq <= last:

@@ -106,7 +106,9 @@ def sync_router(
             for o in body.ops
         ]
         try:
-            outcome = await writer.submit_push(Push(body.client_id, user.id, user.name, schema, ops))
+            outcome = await writer.submit_push(
+                Push(body.client_id, user.id, user.name, schema, ops, body.settled_through)
+            )
         except Overloaded as exc:
             raise _error(429, "overloaded", str(exc), headers={"Retry-After": "1"}) from exc
         except WriterStopped as exc:

@@ -114,6 +114,9 @@ class SyncClient:
     async def push(self, ops: Sequence[OutboxOp]) -> Mapping[str, Any]:
         body = {
             "client_id": self.client_id,
+            # ops are pushed in order and each answer is recorded before the next push: every op
+            # before the first pending one has been answered
+            "settled_through": ops[0].client_seq - 1 if ops else 0,
             "ops": [
                 {
                     "client_seq": op.client_seq,

@@ -39,6 +39,12 @@ class WireOp(BaseModel):
 class PushRequest(BaseModel):
     client_id: str = Field(min_length=1, max_length=36)
     ops: list[WireOp] = Field(max_length=MAX_PUSH)
+    settled_through: int = Field(
+        default=0,
+        ge=0,
+        description="every op of this console up to this number was answered by a server; a server "
+        "that has no record of them (restored from a backup) continues after it instead of 409",
+    )
 
 
 OpStatus = Literal["applied", "noop", "rejected"]

@@ -317,3 +317,24 @@ def test_the_stream_pokes_with_the_new_seq_after_a_commit(served: Served, token:
                 else:
                     break
     assert seen[1] > seen[0]
+
+
+def test_a_server_that_lost_a_consoles_answered_ops_continues_after_them(served: Served, token: str) -> None:
+    """A restored backup does not know ops the console already had answers for: the console says
+    so (`settled_through`) and its pending ops are applied, once."""
+    incident = trigger(served)
+    client = str(uuid.uuid4())
+    note = op("note", incident, client_seq=8, args={"text": "after the restore"})
+    body = {"client_id": client, "ops": [note], "settled_through": 7}
+    answer = served.client.post("/sync/push", json=body, headers=headers(token)).json()
+    assert answer["last_client_seq"] == 8
+    assert answer["results"][0]["status"] == "applied"
+    resent = {**note, "client_seq": 9}  # the same op under another number is still applied once
+    again = served.client.post(
+        "/sync/push",
+        json={"client_id": client, "ops": [resent], "settled_through": 8},
+        headers=headers(token),
+    ).json()
+    assert again["results"][0]["status"] == "noop"
+    count = sqlite3.connect(served.db).execute("SELECT count(*) FROM timeline WHERE id = ?", (note["op_id"],))
+    assert count.fetchone() == (1,)
