@@ -10,11 +10,29 @@ new snapshot, keeping its outbox.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, ColumnElement, Connection, Table, and_, or_, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    tuple_,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from console.domain.errors import DomainError
@@ -126,7 +144,6 @@ class Cursor:
 
 
 _START = Cursor("", -1, -1, "")
-_Found = tuple[int, int, Any, list[Any]]  # seq, table index, key, wire values
 
 
 def _is_time(column: Column[Any]) -> bool:
@@ -135,31 +152,101 @@ def _is_time(column: Column[Any]) -> bool:
     return getattr(impl, "timezone", None) is not None and "DateTime" in type(impl).__name__
 
 
-def _converters(replicated: Replicated, sqlite: bool) -> list[Any]:
-    """Per column: how a raw driver value becomes its wire value (None: as it is)."""
-    out: list[Any] = []
-    for name in replicated.columns:
-        column = replicated.table.c[name]
-        if sqlite and _is_time(column):
-            out.append(_iso)
-        elif sqlite and isinstance(column.type, JSON):
-            out.append(_fragment)
+def _wire_value(column: Column[Any]) -> ColumnElement[Any]:
+    """A column as it goes on the wire, built by SQLite itself: times as ISO 8601 with their offset
+    (stored as '2026-11-27 03:27:40.123456', UTC), JSON as JSON rather than as a string."""
+    if _is_time(column):
+        bare = raw(column)
+        iso = func.replace(bare, literal_column("' '"), literal_column("'T'")).concat(
+            literal_column("'+00:00'")
+        )
+        return case((bare.is_(None), null()), else_=iso)
+    if isinstance(column.type, JSON):
+        return func.json(raw(column))
+    return raw(column)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One thing a page draws rows from, in key order (seq, then its key columns)."""
+
+    index: int
+    table: Table
+    keys: tuple[ColumnElement[Any], ...]  # after seq
+    columns: tuple[str, ...]  # as sent
+
+    def bound(self, variant: str) -> Any:
+        """The rows after the cursor: `variant` says where the cursor is relative to this source."""
+        seq = self.table.c.seq
+        if variant == "before":  # the cursor is in an earlier source: this one's rows at its seq count
+            return seq >= bindparam("s")
+        if variant == "after":  # the cursor is in a later source: its seq is done here
+            return seq > bindparam("s")
+        return tuple_(seq, *self.keys) > tuple_(
+            bindparam("s"), *(bindparam(f"k{n}") for n in range(len(self.keys)))
+        )
+
+    def upto(self) -> Any:
+        seq = self.table.c.seq
+        return tuple_(seq, *self.keys) <= tuple_(
+            bindparam("us"), *(bindparam(f"u{n}") for n in range(len(self.keys)))
+        )
+
+
+_SOURCES = (
+    *(_Source(n, r.table, (r.table.c.id,), r.columns) for n, r in enumerate(REPLICATED)),
+    _Source(
+        len(REPLICATED),
+        tombstones,
+        (tombstones.c.entity, tombstones.c.entity_id),
+        ("entity", "entity_id", "seq"),
+    ),
+)
+
+
+@lru_cache(maxsize=256)
+def _compiled(
+    dialect: Dialect, source: int, variant: str, rows: bool
+) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    """The SQL of a key query (rows=False) or a row query, compiled once per dialect."""
+    src = _SOURCES[source]
+    order = (src.table.c.seq, *src.keys)
+    if rows:
+        if dialect.name == "sqlite" and source < len(REPLICATED):
+            values: list[ColumnElement[Any]] = [
+                func.json_array(*(_wire_value(src.table.c[c]) for c in src.columns))
+            ]
         else:
-            out.append(None)
-    return out
+            values = [raw(src.table.c[c]) for c in src.columns]
+        statement = select(*values).where(src.bound(variant), src.upto()).order_by(*order)
+    else:
+        statement = (
+            select(*(raw(c) for c in order)).where(src.bound(variant)).order_by(*order).limit(bindparam("n"))
+        )
+    compiled = statement.compile(dialect=dialect)
+    positions = getattr(compiled, "positiontup", None)
+    # the statement's own parameters (SQLite renders LIMIT with an OFFSET of 0) come with it
+    return compiled.string, tuple(positions) if positions is not None else None, dict(compiled.params)
 
 
-def _iso(value: str | None) -> str | None:
-    """SQLAlchemy's SQLite text ('2026-11-27 03:27:40.123456', UTC) as ISO 8601 with its offset."""
-    return None if value is None else f"{value[:10]}T{value[11:]}+00:00"
-
-
-def _fragment(value: str | bytes | None) -> Any:
-    return None if value is None else orjson.Fragment(value)
+def _run(conn: Connection, source: int, variant: str, rows: bool, params: dict[str, Any]) -> list[Any]:
+    sql, positions, defaults = _compiled(conn.dialect, source, variant, rows)
+    params = {**defaults, **params}
+    given: Any = tuple(params[name] for name in positions) if positions is not None else params
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # plain tuples, fast
+    try:
+        cursor.execute(sql, given)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def read_page(conn: Connection, cursor_text: str, limit: int) -> dict[str, Any]:
-    """One page after `cursor_text` ("" for the beginning), in one read transaction (snapshot)."""
+    """One page after `cursor_text` ("" for the beginning), in one read transaction (snapshot).
+
+    First each source's next keys are read from its (seq, id) index alone and merged, which fixes
+    where the page ends; then exactly the page's rows are read, on SQLite already as JSON arrays.
+    """
     sqlite = conn.dialect.name == "sqlite"
     with conn.begin():
         meta = read_meta(conn)
@@ -173,24 +260,37 @@ def read_page(conn: Connection, cursor_text: str, limit: int) -> dict[str, Any]:
                 raise CursorExpired("The server's database is older than this replica (restored?).")
             if cursor.seq < horizon:
                 raise CursorExpired("This replica is older than the server keeps deletions for.")
-        found: list[_Found] = []
-        for index, replicated in enumerate(REPLICATED):
-            found.extend(_rows_after(conn, index, replicated, cursor, limit, sqlite))
-        found.extend(_tombstones_after(conn, len(REPLICATED), cursor, limit))
-    found.sort(key=lambda item: (item[0], item[1], item[2]))
-    page, more = found[:limit], len(found) > limit
-    tables: dict[str, dict[str, Any]] = {}
-    for _seq, index, _key, values in page:
-        name = REPLICATED[index].name if index < len(REPLICATED) else TOMBSTONES
-        if name not in tables:
-            columns = REPLICATED[index].columns if index < len(REPLICATED) else ("entity", "entity_id", "seq")
-            tables[name] = {"columns": list(columns), "rows": []}
-        tables[name]["rows"].append(values)
+        variants: dict[int, tuple[str, dict[str, Any]]] = {}
+        streams = []
+        for source in _SOURCES:
+            variant, params = _where(source, cursor)
+            variants[source.index] = (variant, params)
+            found = _run(conn, source.index, variant, False, {**params, "n": limit + 1})
+            streams.append(_tagged(found, source.index))
+        # (seq, source, key…) in page order, made only for the keys the page takes
+        page = list(itertools.islice(heapq.merge(*streams), limit + 1))
+        more = len(page) > limit
+        del page[limit:]
+        last_of: dict[int, tuple[Any, ...]] = {}
+        for key in page:
+            last_of[key[1]] = key
+        tables: dict[str, dict[str, Any]] = {}
+        for index, last in sorted(last_of.items()):
+            variant, params = variants[index]
+            upper = {"us": last[0], **{f"u{n}": value for n, value in enumerate(last[2:])}}
+            found = _run(conn, index, variant, True, {**params, **upper})
+            name = REPLICATED[index].name if index < len(REPLICATED) else TOMBSTONES
+            rows = (
+                [orjson.Fragment(row[0]) for row in found]
+                if sqlite and index < len(REPLICATED)
+                else [list(r) for r in found]
+            )
+            tables[name] = {"columns": list(_SOURCES[index].columns), "rows": rows}
     if page:
         last = page[-1]
-        cursor = Cursor(server_id, last[0], last[1], str(last[2]))
+        cursor = Cursor(server_id, last[0], last[1], ":".join(str(v) for v in last[2:]))
     elif cursor is _START:
-        cursor = Cursor(server_id, newest, len(REPLICATED) + 1, "")  # an empty database: all seen
+        cursor = Cursor(server_id, newest, len(_SOURCES), "")  # an empty database: all seen
     page_seq = (cursor.seq - 1) if more else newest
     return {
         "cursor": cursor.encode(),
@@ -201,49 +301,24 @@ def read_page(conn: Connection, cursor_text: str, limit: int) -> dict[str, Any]:
     }
 
 
-def _after(
-    seq: ColumnElement[Any], key: ColumnElement[Any], index: int, cursor: Cursor, key_value: Any
-) -> Any:
-    if index < cursor.table:
-        return seq > cursor.seq
-    if index > cursor.table:
-        return seq >= cursor.seq
-    return or_(seq > cursor.seq, and_(seq == cursor.seq, key > key_value))
+def _tagged(rows: list[Any], index: int) -> Iterator[tuple[Any, ...]]:
+    for row in rows:
+        yield (row[0], index, *row[1:])
 
 
-def _rows_after(
-    conn: Connection, index: int, replicated: Replicated, cursor: Cursor, limit: int, sqlite: bool
-) -> list[_Found]:
-    table = replicated.table
-    integer_ids = table.c.id.type.python_type is int
-    key_value: Any = cursor.key
-    if index == cursor.table and integer_ids:
+def _where(source: _Source, cursor: Cursor) -> tuple[str, dict[str, Any]]:
+    """Which bound applies to `source` for `cursor`, and its parameters."""
+    if source.index > cursor.table:
+        return "before", {"s": cursor.seq}
+    if source.index < cursor.table:
+        return "after", {"s": cursor.seq}
+    parts = cursor.key.split(":", len(source.keys) - 1)
+    if len(parts) != len(source.keys):
+        raise BadCursor("cursor: not a cursor this server gave out")
+    values: dict[str, Any] = {"s": cursor.seq}
+    for n, (column, part) in enumerate(zip(source.keys, parts, strict=True)):
         try:
-            key_value = int(cursor.key)
+            values[f"k{n}"] = int(part) if column.type.python_type is int else part
         except ValueError as exc:
             raise BadCursor("cursor: not a cursor this server gave out") from exc
-    query = (
-        select(*(raw(table.c[name]) for name in replicated.columns))
-        .where(_after(table.c.seq, table.c.id, index, cursor, key_value))
-        .order_by(table.c.seq, table.c.id)
-        .limit(limit + 1)
-    )
-    convert = _converters(replicated, sqlite)
-    id_at, seq_at = replicated.columns.index("id"), replicated.columns.index("seq")
-    out = []
-    for row in conn.execute(query):
-        values = [value if fn is None else fn(value) for fn, value in zip(convert, row, strict=True)]
-        out.append((row[seq_at], index, row[id_at], values))
-    return out
-
-
-def _tombstones_after(conn: Connection, index: int, cursor: Cursor, limit: int) -> list[_Found]:
-    t = tombstones.c
-    key = t.entity + ":" + t.entity_id
-    query = (
-        select(t.entity, t.entity_id, t.seq)
-        .where(_after(t.seq, key, index, cursor, cursor.key))
-        .order_by(t.seq, key)
-        .limit(limit + 1)
-    )
-    return [(row.seq, index, f"{row.entity}:{row.entity_id}", list(row)) for row in conn.execute(query)]
+    return "at", values

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from console.domain.clock import Hlc
 from console.domain.errors import DomainError
@@ -25,6 +25,11 @@ from console.server.ingest import load_incident, write_incidents, write_timeline
 from console.server.tables import alerts, incidents, services, sync_clients, sync_results, users
 
 log = logging.getLogger(__name__)
+
+# Built once: a push of hundreds of ops runs these for each (SQLAlchemy caches their compiled form).
+_RECORD_RESULT = insert(sync_results)
+_RESULT_OF_OP = select(sync_results.c.op_id).where(sync_results.c.op_id == bindparam("op")).limit(1)
+_INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +120,15 @@ def apply_push(
             break  # answer what was processed; the console re-sends the rest
         result = _apply(conn, codec, push, op, at=at, seq=seq, numbers=numbers)
         conn.execute(
-            insert(sync_results).values(
-                client_id=push.client_id,
-                client_seq=op.client_seq,
-                op_id=op.op_id,
-                status=result.status,
-                reason=result.reason,
-                seq=seq,
-            )
+            _RECORD_RESULT,
+            {
+                "client_id": push.client_id,
+                "client_seq": op.client_seq,
+                "op_id": op.op_id,
+                "status": result.status,
+                "reason": result.reason,
+                "seq": seq,
+            },
         )
         results.append(result)
         last = op.client_seq
@@ -184,7 +190,7 @@ def _apply(
         stamp = Hlc.decode(pushed.hlc).clamped(at)
     except ValueError:
         return answer("rejected", "hlc: not a clock stamp")
-    if conn.execute(select(sync_results.c.op_id).where(sync_results.c.op_id == pushed.op_id)).first():
+    if conn.execute(_RESULT_OF_OP, {"op": pushed.op_id}).first():
         return answer("noop", "This op was applied already.")  # re-sent under another number
     return answer(*handler(Applying(conn, codec, push, at, seq, numbers), pushed, stamp))
 
@@ -194,7 +200,7 @@ def _incident_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str,
     conn, codec, seq = applying.conn, applying.codec, applying.seq
     op = Op(pushed.op_id, OpType(pushed.type), pushed.entity_id, pushed.args, stamp, pushed.base_epoch,
             applying.push.user_name)  # fmt: skip
-    row = conn.execute(select(incidents).where(incidents.c.id == op.incident_id)).mappings().first()
+    row = conn.execute(_INCIDENT, {"id": op.incident_id}).mappings().first()
     incident = load_incident(row) if row is not None else None
     try:
         _check_references(conn, op)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from console.domain.clock import Hlc, HybridClock
@@ -39,8 +39,6 @@ REPLICA_FILE = "replica.db"
 SCHEMA_VERSION = 1  # the sync protocol's; kept here so the store needs nothing from sync
 KEEP_DONE_OPS = 2000  # processed ops kept for the outbox view; older ones are pruned
 
-# Ops whose effect the replica may not show yet.
-_UNCONFIRMED = or_(outbox.c.state == "pending", outbox.c.state.in_(("applied", "noop")))
 _STATUS_OPS = (OpType.ACKNOWLEDGE, OpType.RESOLVE, OpType.REOPEN, OpType.SNOOZE, OpType.ESCALATE)
 
 
@@ -377,7 +375,7 @@ class Replica:
         return out
 
     def _views(self, conn: Connection, ids: Sequence[str]) -> dict[str, IncidentView]:
-        pending = {k: v for k, v in _unconfirmed(conn).items() if k in ids}
+        pending = _unconfirmed(conn, ids)
         query = select(incidents, services.c.name.label("service_name")).outerjoin(
             services, services.c.id == incidents.c.service_id
         )
@@ -537,13 +535,25 @@ def _is_unconfirmed(op: OutboxOp, page_seq: int) -> bool:
     return op.state in ("applied", "noop") and op.result_seq is not None and op.result_seq > page_seq
 
 
-def _unconfirmed(conn: Connection) -> dict[str, list[OutboxOp]]:
+def _unconfirmed(conn: Connection, ids: Sequence[str] | None = None) -> dict[str, list[OutboxOp]]:
+    """The ops whose effect the replica may not show yet, by incident (of `ids` only, if given)."""
     page_seq = conn.execute(select(sync_state.c.page_seq)).scalar_one()
+    query = (
+        select(outbox)
+        .where(
+            or_(
+                outbox.c.state == "pending",
+                and_(outbox.c.state.in_(("applied", "noop")), outbox.c.result_seq > page_seq),
+            )
+        )
+        .order_by(outbox.c.client_seq)
+    )
+    if ids is not None:
+        query = query.where(outbox.c.entity_id.in_(list(ids)))
     by_incident: dict[str, list[OutboxOp]] = {}
-    for row in conn.execute(select(outbox).where(_UNCONFIRMED).order_by(outbox.c.client_seq)):
+    for row in conn.execute(query):
         op = _op(row)
-        if _is_unconfirmed(op, page_seq):
-            by_incident.setdefault(op.entity_id, []).append(op)
+        by_incident.setdefault(op.entity_id, []).append(op)
     return by_incident
 
 

@@ -90,6 +90,7 @@ class SyncEngine:
         self._stopped = False
         self._view = SyncView(Status.OFFLINE, "Not synced yet.", 0, None, client.base_url)
         self._round = asyncio.Lock()
+        self._page_seq = -1  # how far the replica has the server's changes; kept here for pokes
 
     @property
     def view(self) -> SyncView:
@@ -106,7 +107,14 @@ class SyncEngine:
     async def _set(self, status: Status, message: str) -> None:
         state = await asyncio.to_thread(self._replica.state)
         pending = await asyncio.to_thread(self._replica.pending_count)
+        self._page_seq = max(self._page_seq, state.page_seq)
         self._view = SyncView(status, message, pending, state.last_sync_at, self._client.base_url)
+        self._on_change(self._view)
+
+    def _announce(self, status: Status, message: str) -> None:
+        """A new state with the last known counts: no trip to the disk on the way to the network."""
+        view = self._view
+        self._view = SyncView(status, message, view.pending, view.last_sync_at, view.server_url)
         self._on_change(self._view)
 
     # -- one round --
@@ -148,18 +156,31 @@ class SyncEngine:
                 raise ServerBusy("The server processed none of the pushed changes; retrying later.")
 
     async def _pull_all(self, report: SyncReport) -> None:
-        while True:
-            cursor = (await asyncio.to_thread(self._replica.state)).cursor
-            try:
-                page = await self._client.pull(cursor)
-            except CursorExpired as exc:
-                log.info("new snapshot: %s", exc)
-                report.snapshots += 1
-                await asyncio.to_thread(self._replica.start_snapshot)
-                continue
-            report.pulled += await asyncio.to_thread(self._replica.apply_page, page)
-            if not page.get("more"):
-                return
+        """Pull pages until caught up; the next page is fetched while this one is written, so the
+        server's reading and the replica's writing overlap (a first sync is hundreds of pages)."""
+        cursor = (await asyncio.to_thread(self._replica.state)).cursor
+        fetching = asyncio.ensure_future(self._client.pull(cursor))
+        try:
+            while True:
+                try:
+                    page = await fetching
+                except CursorExpired as exc:
+                    log.info("new snapshot: %s", exc)
+                    report.snapshots += 1
+                    await asyncio.to_thread(self._replica.start_snapshot)
+                    fetching = asyncio.ensure_future(self._client.pull(""))
+                    continue
+                more = bool(page.get("more"))
+                if more:
+                    fetching = asyncio.ensure_future(self._client.pull(str(page["cursor"])))
+                report.pulled += await asyncio.to_thread(self._replica.apply_page, page)
+                self._page_seq = max(self._page_seq, int(page.get("page_seq", -1)))
+                if not more:
+                    return
+        finally:
+            if not fetching.done():
+                fetching.cancel()
+                await asyncio.gather(fetching, return_exceptions=True)
 
     # -- running in the background --
 
@@ -172,7 +193,7 @@ class SyncEngine:
                 self._wake.clear()
                 wait = self._slow_poll
                 try:
-                    await self._set(Status.SYNCING, "Syncing…")
+                    self._announce(Status.SYNCING, "Syncing…")
                     await self.sync_once()
                     failures = 0
                     await self._set(Status.ONLINE, "In sync.")
@@ -215,7 +236,7 @@ class SyncEngine:
                 first = True
                 async for seq in self._client.pokes():
                     failures = 0
-                    if first or seq > (await asyncio.to_thread(self._replica.state)).page_seq:
+                    if first or seq > self._page_seq:
                         self.wake()
                     first = False
             except KnownFailure as exc:

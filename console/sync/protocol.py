@@ -18,8 +18,8 @@ SCHEMA_VERSION = 1  # of the replica's shape and the ops a console sends
 OLDEST_SCHEMA = 1  # the oldest a server still takes
 SCHEMA_HEADER = "X-Responder-Schema"
 MAX_PUSH = 500  # ops in one push
-DEFAULT_PULL = 5000  # rows in one pull page
-MAX_PULL = 20_000
+DEFAULT_PULL = 10_000  # rows in one pull page
+MAX_PULL = 50_000
 
 # Replicated tables, in the order a pull page lists them (also the tie-break of the cursor).
 TABLES = ("services", "users", "incidents", "alerts", "timeline")
