@@ -154,15 +154,14 @@ def _is_time(column: Column[Any]) -> bool:
 
 def _wire_value(column: Column[Any]) -> ColumnElement[Any]:
     """A column as it goes on the wire, built by SQLite itself: times as ISO 8601 with their offset
-    (stored as '2026-11-27 03:27:40.123456', UTC), JSON as JSON rather than as a string."""
+    (stored as '2026-11-27 03:27:40.123456', UTC); JSON-valued columns as their JSON text, as stored
+    (see console.sync.protocol)."""
     if _is_time(column):
         bare = raw(column)
         iso = func.replace(bare, literal_column("' '"), literal_column("'T'")).concat(
             literal_column("'+00:00'")
         )
         return case((bare.is_(None), null()), else_=iso)
-    if isinstance(column.type, JSON):
-        return func.json(raw(column))
     return raw(column)
 
 
@@ -280,11 +279,10 @@ def read_page(conn: Connection, cursor_text: str, limit: int) -> dict[str, Any]:
             upper = {"us": last[0], **{f"u{n}": value for n, value in enumerate(last[2:])}}
             found = _run(conn, index, variant, True, {**params, **upper})
             name = REPLICATED[index].name if index < len(REPLICATED) else TOMBSTONES
-            rows = (
-                [orjson.Fragment(row[0]) for row in found]
-                if sqlite and index < len(REPLICATED)
-                else [list(r) for r in found]
-            )
+            if sqlite and index < len(REPLICATED):
+                rows: list[Any] = [orjson.Fragment(row[0]) for row in found]
+            else:
+                rows = [_as_wire(row, _JSON_AT[index]) for row in found]
             tables[name] = {"columns": list(_SOURCES[index].columns), "rows": rows}
     if page:
         last = page[-1]
@@ -299,6 +297,20 @@ def read_page(conn: Connection, cursor_text: str, limit: int) -> dict[str, Any]:
         "more": more,
         "tables": tables,
     }
+
+
+_JSON_AT = [
+    {n for n, name in enumerate(source.columns) if isinstance(source.table.c[name].type, JSON)}
+    for source in _SOURCES
+]
+
+
+def _as_wire(row: Any, json_at: set[int]) -> list[Any]:
+    """A row from a driver that decodes JSON itself (PostgreSQL): JSON-valued columns back to text."""
+    return [
+        orjson.dumps(value).decode() if n in json_at and value is not None else value
+        for n, value in enumerate(row)
+    ]
 
 
 def _tagged(rows: list[Any], index: int) -> Iterator[tuple[Any, ...]]:

@@ -651,9 +651,10 @@ def _upsert(conn: Connection, name: str, columns: Sequence[str], rows: Sequence[
     dumps = orjson.dumps
     for row in rows:
         picked = list(row) if every else [row[i] for i in keep]
-        for n in json_at:
-            if picked[n] is not None:
-                picked[n] = dumps(picked[n]).decode()
+        for n in json_at:  # JSON text as it comes; a value sent as JSON itself is encoded here
+            value = picked[n]
+            if value is not None and not isinstance(value, str):
+                picked[n] = dumps(value).decode()
         values.append(tuple(picked))
     conn.exec_driver_sql(sql, values)
     return len(rows)

@@ -4,6 +4,9 @@
 - `GET /sync/pull?cursor=…&limit=…`: rows changed after the cursor, a table at a time, as column
   lists and row arrays (compact and fast to apply: a first sync moves hundreds of thousands of rows).
 - `GET /sync/stream`: Server-Sent Events that only say "changed up to seq N".
+In a pull page, times are ISO 8601 text with their offset, and JSON-valued columns (labels, details,
+links, a timeline entry's body, an incident's clocks) travel as their JSON text: a console stores them
+as they come, and a first sync does not build and re-encode a million small objects.
 Every request names the console's schema version (`X-Responder-Schema`); the server answers 426 to a
 version it no longer serves, and says which it needs.
 """
