@@ -208,6 +208,9 @@ class _Link:
         task = asyncio.get_running_loop().create_task(self._guard(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        # A link torn down before the task first ran cancels it unstarted: close the pump so Python
+        # does not warn that it was never awaited.
+        task.add_done_callback(lambda _: coro.close())
 
     async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
         try:

@@ -66,7 +66,8 @@ class Backoff:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """Full jitter: a random wait up to base·2ⁿ, capped, so consoles do not retry in step."""
-        return rng.uniform(0, min(self.cap, self.base * 2 ** max(failures - 1, 0)))
+        doublings = min(max(failures - 1, 0), 60)  # 2.0**n, bounded: a night offline is 1,000s of failures
+        return rng.uniform(0, min(self.cap, self.base * 2.0**doublings))
 
 
 class SyncEngine:
