@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from console.domain.errors import StorageFull
 from console.domain.ops import OpRejected, OpType
 from console.domain.status import Rank
+from console.store.database import HEAD, MIGRATIONS
 from console.store.replica import NotFound, Replica
 from console.store.tables import Base
 
@@ -179,6 +182,12 @@ def test_the_outbox_and_replica_survive_a_restart_on_the_same_file(replica: Repl
 def test_the_console_migrations_build_the_declared_schema(replica: Replica) -> None:
     with replica._engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_the_known_head_is_alembics_head() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
 
 
 def test_a_full_disk_is_a_message_and_the_replica_stays_whole(replica: Replica) -> None:
