@@ -206,7 +206,10 @@ def _advance(op: Op, incident: Incident, at: datetime) -> Applied:
         # Still the first acknowledgement if it was made earlier (MTTA counts the first).
         if rank is Rank.ACKNOWLEDGED and incident.acknowledged_at and at < incident.acknowledged_at:
             earlier = replace(incident, acknowledged_at=at)
-            return Applied(earlier, _noop(op, incident, at, {}, _already(current)).entry, changed=True)
+            late = _noop(op, incident, at, {}, _already(current))
+            return Applied(
+                earlier, late.entry, changed=True, reason=late.reason
+            )  # a row change, no status change
         return _noop(op, incident, at, {}, _already(current))
     status = current.advance(rank, base_epoch=op.base_epoch)
     changed = replace(

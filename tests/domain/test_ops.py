@@ -83,6 +83,7 @@ def test_a_late_acknowledge_does_not_move_a_resolved_incident_back() -> None:
     )
     assert late.incident.status == Status(0, Rank.RESOLVED)
     assert late.incident.acknowledged_at == T0 + timedelta(minutes=1)  # the first acknowledgement counts
+    assert late.reason == "The incident was already resolved."  # answered "no effect", row still updated
     assert late.entry.kind is EntryKind.ACKNOWLEDGED
 
 
