@@ -11,7 +11,8 @@ from typing import TextIO
 
 from console.domain.errors import DomainError
 from console.domain.ops import OpType
-from console.store.replica import IncidentView, Replica
+from console.domain.views import IncidentView
+from console.store.replica import Replica
 from console.sync.client import Offline, SyncClient
 from console.sync.credentials import TokenStore
 from console.sync.engine import SyncEngine, SyncReport

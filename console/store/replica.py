@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,10 @@ from console.domain.clock import Hlc, HybridClock
 from console.domain.errors import DomainError, StorageFull
 from console.domain.ids import uuid7
 from console.domain.incident import EntryKind, Incident, TimelineEntry
-from console.domain.ops import Op, OpRejected, OpType, apply_op, normalize_args
+from console.domain.ops import OpRejected, OpType, apply_op, normalize_args
 from console.domain.priority import Priority
 from console.domain.status import Rank, Status
+from console.domain.views import AlertView, EntryView, IncidentDetail, IncidentView, OutboxOp, SyncState
 from console.store.database import migrate, open_replica, storage_error
 from console.store.tables import (
     REPLICA_TABLES,
@@ -52,86 +52,6 @@ def _utcnow() -> datetime:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class SyncState:
-    client_id: str
-    server_url: str
-    user_name: str
-    cursor: str
-    page_seq: int
-    last_seq: int
-    last_sync_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxOp:
-    client_seq: int
-    op_id: str
-    type: str
-    entity_id: str
-    args: Mapping[str, Any]
-    hlc: str
-    base_epoch: int
-    state: str
-    reason: str
-    result_seq: int | None
-    attempts: int
-    last_error: str
-    created_at: datetime
-
-    def as_op(self, actor: str) -> Op:
-        return Op(
-            self.op_id,
-            OpType(self.type),
-            self.entity_id,
-            self.args,
-            Hlc.decode(self.hlc),
-            self.base_epoch,
-            actor,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentView:
-    incident: Incident
-    service: str
-    unsynced: int = 0  # ops on it that the server has not confirmed yet
-
-    @property
-    def id(self) -> str:
-        return self.incident.id
-
-
-@dataclass(frozen=True, slots=True)
-class AlertView:
-    id: str
-    summary: str
-    source: str
-    status: str
-    severity: str | None
-    priority: str
-    repeat_count: int
-    first_seen: datetime
-    last_seen: datetime
-    labels: Mapping[str, Any] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
-    links: Sequence[Any] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class EntryView:
-    entry: TimelineEntry
-    unsynced: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentDetail:
-    view: IncidentView
-    alerts: list[AlertView]
-    timeline: list[EntryView]
-    ops: list[OutboxOp]  # everything done here on this incident that is still in the outbox
 
 
 class Replica:

@@ -11,7 +11,7 @@ import orjson
 from httpx_sse import SSEError, aconnect_sse
 
 from console.domain.errors import KnownFailure
-from console.store.replica import OutboxOp
+from console.domain.views import OutboxOp
 from console.sync.protocol import DEFAULT_PULL, SCHEMA_HEADER, SCHEMA_VERSION
 
 

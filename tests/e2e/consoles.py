@@ -19,8 +19,9 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.pool import NullPool
 
 from console.domain.ops import OpType, normalize_args
+from console.domain.views import OutboxOp
 from console.server.pull import REPLICATED
-from console.store.replica import OutboxOp, Replica
+from console.store.replica import Replica
 from console.store.tables import REPLICA_TABLES
 from tests.serverproc import MAIN
 

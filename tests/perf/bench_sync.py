@@ -56,9 +56,10 @@ import httpx
 import orjson
 
 from console.domain.ops import OpType
+from console.domain.views import OutboxOp
 from console.server.database import open_engine
 from console.server.pull import read_page
-from console.store.replica import OutboxOp, Replica
+from console.store.replica import Replica
 from console.sync.client import SyncClient
 from console.sync.engine import SyncEngine, SyncReport
 from console.sync.protocol import DEFAULT_PULL

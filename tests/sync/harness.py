@@ -35,12 +35,13 @@ from sqlalchemy import JSON, Engine
 from console.domain.errors import KnownFailure
 from console.domain.ops import OpType
 from console.domain.status import Rank
+from console.domain.views import OutboxOp, SyncState
 from console.server.admin import add_service, add_user
 from console.server.database import open_engine
 from console.server.pull import Cursor
 from console.store.database import migrate as migrate_replica
 from console.store.database import open_replica
-from console.store.replica import OutboxOp, Replica, SyncState
+from console.store.replica import Replica
 from console.store.tables import REPLICA_TABLES, IsoTime
 from console.sync.client import SyncClient
 from console.sync.engine import SyncEngine, SyncReport

@@ -35,7 +35,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 from console.domain.errors import DomainError
 from console.domain.ops import OpType
 from console.domain.status import Rank, Status
-from console.store.replica import IncidentView
+from console.domain.views import IncidentView
 from console.sync.client import Offline
 from tests.sync.harness import (
     Console,
