@@ -14,37 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from console.domain.errors import KnownFailure
 from console.store.replica import Replica
 from console.sync.client import CursorExpired, Offline, ServerBusy, SyncClient, TokenRefused, UpgradeRequired
 from console.sync.protocol import MAX_PUSH
+from console.sync.state import Status, SyncView, offline_message
 
 log = logging.getLogger(__name__)
-
-
-class Status(enum.Enum):
-    ONLINE = "online"
-    SYNCING = "syncing"
-    OFFLINE = "offline"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncView:
-    """What the UI shows of sync: the state, its message, unsent ops, when it last fully synced."""
-
-    status: Status
-    message: str
-    pending: int
-    last_sync_at: datetime | None
-    server_url: str
 
 
 @dataclass(slots=True)
@@ -202,7 +183,7 @@ class SyncEngine:
                     failures += 1
                     wait = self._retry_after(exc, failures)
                     await self._set(
-                        Status.OFFLINE, _offline_message(await asyncio.to_thread(self._replica.pending_count))
+                        Status.OFFLINE, offline_message(await asyncio.to_thread(self._replica.pending_count))
                     )
                 except (TokenRefused, UpgradeRequired) as exc:
                     failures += 1
@@ -244,9 +225,3 @@ class SyncEngine:
                 log.debug("change stream: %s", exc)
             failures += 1
             await asyncio.sleep(self._backoff.delay(failures, self._rng))
-
-
-def _offline_message(pending: int) -> str:
-    if pending == 0:
-        return "Working offline: the server cannot be reached."
-    return f"Working offline: {pending} change{'s' if pending != 1 else ''} will sync."

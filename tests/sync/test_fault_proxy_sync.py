@@ -48,7 +48,8 @@ from console.server.database import open_engine
 from console.store.replica import Replica
 from console.store.tables import REPLICA_TABLES, IsoTime
 from console.sync.client import SyncClient
-from console.sync.engine import Backoff, Status, SyncEngine, SyncView
+from console.sync.engine import Backoff, SyncEngine
+from console.sync.state import Status, SyncView
 from tests.faultproxy import Fault, FaultProxy, Stats
 from tests.server.stack import Served, embedded
 from tests.server.wire import pd_trigger, rows
