@@ -1,31 +1,183 @@
 """Composition root of the console: builds the concrete objects and wires them. Nothing imports it.
 
-Until the window exists (issue #4), the console runs its embedded server in the foreground, so the
-quick start already gives a working intake on 127.0.0.1.
+`python main.py` starts the embedded server (a child process) unless a team server is configured,
+opens the window on a qasync event loop, and runs the sync engine on that loop; `--demo` also seeds
+sample services and feeds a realistic alert stream through the server's real intake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import signal
-import threading
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from console import logs, settings
-from console.server.runner import EmbeddedServer, ServeOptions
+from console.domain.errors import KnownFailure
+
+if TYPE_CHECKING:  # the window's modules load Qt: imported when run() runs, not on import
+    from PySide6.QtWidgets import QApplication
+
+    from console.session import Session
+    from console.sync.state import SyncView
 
 log = logging.getLogger(__name__)
 
 
-def run(*, data_dir: str | None = None, db_url: str | None = None) -> int:
+def run(
+    *,
+    data_dir: str | None = None,
+    db_url: str | None = None,
+    server_url: str | None = None,
+    demo: bool = False,
+    screenshot: Path | None = None,
+    screenshot_after: float = 20.0,
+) -> int:
     config = settings.load(data_dir=data_dir, db_url=db_url)
     logs.configure(config.data_dir)
-    server = EmbeddedServer(ServeOptions(config.server_db_url, "127.0.0.1", config.port))
-    url = server.start()
-    log.info("embedded server on %s, data in %s; Ctrl+C stops it", url, config.data_dir)
-    print(f"Responder Console server listening on {url} (data: {config.data_dir})", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
+    os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
+
+    import qasync
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
+
+    from console.session import open_session
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Responder Console")
+    app.setQuitOnLastWindowClosed(False)  # the asyncio side ends the loop, after the sync engine stops
+    _report_bugs_in_a_dialog()
+
+    def ask_token(url: str) -> str | None:
+        token, ok = QInputDialog.getText(
+            None, "Sign in", f"User token for {url}\n(from `python main.py admin add-user` on the server):",
+            QLineEdit.EchoMode.Password,
+        )  # fmt: skip
+        return token if ok else None
+
+    try:
+        session = open_session(config.data_dir, server_url=server_url, db_url=db_url, ask_token=ask_token)
+    except KnownFailure as exc:  # no keyring, server not starting, token refused: said once, clearly
+        log.error("cannot start: %s", exc)
+        QMessageBox.critical(None, "Responder Console", str(exc))
+        return 1
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            shot = (screenshot, screenshot_after) if screenshot else None
+            return runner.run(_window(app, session, config.data_dir, db_url, demo, shot))
+    finally:
+        session.close()
+
+
+async def _window(
+    app: QApplication,
+    session: Session,
+    data_dir: Path,
+    db_url: str | None,
+    demo: bool,
+    screenshot: tuple[Path, float] | None,
+) -> int:
+    from PySide6.QtCore import QTimer
+
+    from console.sync.client import SyncClient
+    from console.sync.engine import SyncEngine
+    from console.ui.main_window import MainWindow
+
+    replica = session.replica
+    label = f"embedded server {session.base_url}" if session.embedded else session.base_url
+    window = MainWindow(replica, user=session.user, server_label=label)
+    window.resize(1280, 800)
+    window.refresh()
+    window.show()
+
+    refresh = QTimer(window)  # many sync rounds in a storm: the table is read again at most twice a second
+    refresh.setSingleShot(True)
+    refresh.setInterval(500)
+    refresh.timeout.connect(window.refresh)
+
+    client = SyncClient(session.base_url, session.token, replica.state().client_id)
+
+    def changed(view: SyncView) -> None:
+        window.set_sync_view(view)
+        if not refresh.isActive():
+            refresh.start()
+
+    engine = SyncEngine(replica, client, on_change=changed)
+    window.acted.connect(engine.wake)
+    stop = asyncio.Event()
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def last_window_closed() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    app.lastWindowClosed.connect(last_window_closed)
+    tasks = [asyncio.create_task(engine.run(), name="sync")]
+    if demo:
+        tasks.append(asyncio.create_task(_demo(session, data_dir, db_url, stop), name="demo"))
+    if screenshot is not None:  # for the README: the window after a while, then quit
+        path, after = screenshot
+
+        async def shoot() -> None:
+            await asyncio.sleep(after)
+            window.refresh()
+            if window.proxy.rowCount():
+                window.table.selectRow(0)
+            window.grab().save(str(path))
+            log.info("screenshot saved to %s", path)
+            window.close()
+
+        tasks.append(asyncio.create_task(shoot(), name="screenshot"))
+    try:
+        await closed
+    finally:
+        engine.stop()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
     return 0
+
+
+async def _demo(session: Session, data_dir: Path, db_url: str | None, stop: asyncio.Event) -> None:
+    from console.demo import run_demo, seed
+    from console.server.database import open_engine
+
+    if not session.embedded:
+        log.warning("--demo feeds the embedded server only; this console uses %s", session.base_url)
+        return
+    engine = open_engine(db_url or f"sqlite:///{data_dir / 'server.db'}", writer=True)
+    try:
+        keys = await asyncio.to_thread(seed, engine)
+    finally:
+        engine.dispose()
+    await run_demo(session.base_url, keys, stop)
+
+
+def _report_bugs_in_a_dialog() -> None:
+    """An unexpected exception is a bug: logged with its traceback and shown once, not a storm of
+    dialogs. The replica is untouched (every write is its own transaction)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    showing = False
+
+    def hook(kind: type[BaseException], exc: BaseException, trace: TracebackType | None) -> None:
+        nonlocal showing
+        log.error("unexpected error", exc_info=(kind, exc, trace))
+        if showing:
+            return
+        showing = True
+        try:
+            details = "".join(traceback.format_exception(kind, exc, trace))
+            box = QMessageBox(
+                QMessageBox.Icon.Critical, "Responder Console: unexpected error", str(exc) or kind.__name__
+            )
+            box.setInformativeText("Your data is safe. The log in the data dir has the details.")
+            box.setDetailedText(details)
+            box.exec()
+        finally:
+            showing = False
+
+    sys.excepthook = hook

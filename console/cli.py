@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Responder Console: offline-first incident response.",
         parents=[_common(in_subcommand=False)],
     )
+    parser.add_argument("--server", metavar="URL", help="use this team server (default: the embedded one)")
+    parser.add_argument("--demo", action="store_true", help="feed the embedded server sample alerts")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG", help="save the window to PNG, then quit")
+    parser.add_argument(
+        "--screenshot-after", type=float, default=20.0, metavar="SECONDS", help="when to take it (default 20)"
+    )
     common = _common(in_subcommand=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -112,7 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _console_command(args)
     from console import app
 
-    return app.run(data_dir=args.data_dir, db_url=args.db)
+    return app.run(
+        data_dir=args.data_dir,
+        db_url=args.db,
+        server_url=args.server,
+        demo=args.demo,
+        screenshot=args.screenshot,
+        screenshot_after=args.screenshot_after,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
