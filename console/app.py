@@ -90,13 +90,28 @@ async def _window(
     label = f"embedded server {session.base_url}" if session.embedded else session.base_url
     window = MainWindow(replica, user=session.user, server_label=label)
     window.resize(1280, 800)
-    window.refresh()
     window.show()
+    window.show_views(await asyncio.to_thread(replica.incidents))
 
-    refresh = QTimer(window)  # many sync rounds in a storm: the table is read again at most twice a second
+    # The replica is read in a worker thread (100,000 incidents take a while to fold), and at most
+    # twice a second however many sync rounds a storm brings.
+    reading: set[asyncio.Task[None]] = set()
+
+    async def read_replica() -> None:
+        window.show_views(await asyncio.to_thread(replica.incidents))
+
+    def reread() -> None:
+        if reading:  # one read at a time; the timer comes round again
+            refresh.start()
+            return
+        task = asyncio.ensure_future(read_replica())
+        reading.add(task)
+        task.add_done_callback(reading.discard)
+
+    refresh = QTimer(window)
     refresh.setSingleShot(True)
     refresh.setInterval(500)
-    refresh.timeout.connect(window.refresh)
+    refresh.timeout.connect(reread)
 
     client = SyncClient(session.base_url, session.token, replica.state().client_id)
 

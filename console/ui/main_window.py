@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 
 from console.domain.errors import DomainError, KnownFailure
 from console.domain.ops import OpType
+from console.domain.priority import Priority
+from console.domain.status import Rank
+from console.domain.views import IncidentView
 from console.sync.state import Status, SyncView, offline_message
 from console.ui.detail import IncidentDetailPane
 from console.ui.incident_model import Column, IncidentFilter, IncidentTableModel
@@ -99,7 +102,7 @@ class MainWindow(QMainWindow):
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
-        self.setWindowTitle(f"Responder Console — {user}")
+        self.setWindowTitle(f"Responder Console — {user}")  # counts come with the first refresh
         self._source = source
         self._user = user
         self._now = now
@@ -205,7 +208,14 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Read the replica again (with unsynced ops folded in) and update the table and detail."""
-        self.model.update(self._source.incidents())
+        self.show_views(self._source.incidents())
+
+    def show_views(self, views: Sequence[IncidentView]) -> None:
+        """Show incidents read elsewhere (app.py reads the replica off the UI thread)."""
+        self.model.update(views)
+        self._title(views)
+        if self.selected_id() is None and self.proxy.rowCount():
+            self.table.selectRow(0)  # something to act on at once: the most urgent incident
         names = [name for _, name in self._source.services()]
         current = self.service_filter.currentText()
         if [self.service_filter.itemText(i) for i in range(1, self.service_filter.count())] != names:
@@ -216,6 +226,18 @@ class MainWindow(QMainWindow):
             self.service_filter.setCurrentText(current)
             self.service_filter.blockSignals(False)
         self._show_detail()
+
+    def _title(self, views: Sequence[IncidentView]) -> None:
+        """Counts in the title, where the taskbar and the window list show them."""
+        open_ = [v for v in views if v.incident.status.is_open]
+        waiting = sum(
+            1
+            for v in open_
+            if v.incident.status.rank is Rank.TRIGGERED and v.incident.priority is Priority.HIGH
+        )
+        self.setWindowTitle(
+            f"Responder Console — {len(open_)} open, {waiting} high unacknowledged — {self._user}"
+        )
 
     def set_sync_view(self, view: SyncView) -> None:
         """The sync engine's state: status bar always, the banner while offline or failing."""

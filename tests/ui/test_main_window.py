@@ -225,3 +225,10 @@ def test_a_screenshot_with_demo_data(qtbot: QtBot, tmp_path: Path, stack: Stack)
     colours = {image.pixel(x, y) for x in range(0, 1280, 16) for y in range(0, 800, 16)}
     assert len(colours) > 20  # text, badges and rows were drawn, not a blank window
     assert window.proxy.rowCount() >= 3
+
+
+def test_the_title_counts_what_is_open_and_the_most_urgent_is_selected(window: MainWindow) -> None:
+    assert window.windowTitle() == "Responder Console — 2 open, 1 high unacknowledged — ann"
+    assert window.selected_id() is not None
+    selected = window.model.view_at(window.model.row_of(window.selected_id() or ""))
+    assert selected.incident.title == "database down"  # high before low
