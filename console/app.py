@@ -82,13 +82,20 @@ async def _window(
 ) -> int:
     from PySide6.QtCore import QTimer
 
+    from console import preferences
     from console.sync.client import SyncClient
     from console.sync.engine import SyncEngine
     from console.ui.main_window import MainWindow
 
     replica = session.replica
     label = f"embedded server {session.base_url}" if session.embedded else session.base_url
-    window = MainWindow(replica, user=session.user, server_label=label)
+    window = MainWindow(
+        replica,
+        user=session.user,
+        server_label=label,
+        preferences=preferences.load(data_dir),
+        save_preferences=lambda chosen: preferences.save(data_dir, chosen),
+    )
     window.resize(1280, 800)
     window.show()
     window.show_views(await asyncio.to_thread(replica.incidents))

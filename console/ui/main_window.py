@@ -35,20 +35,15 @@ from console.domain.ops import OpType
 from console.domain.priority import Priority
 from console.domain.status import Rank
 from console.domain.views import IncidentView
+from console.preferences import Preferences
 from console.sync.state import Status, SyncView, offline_message
 from console.ui.detail import IncidentDetailPane
 from console.ui.incident_model import Column, IncidentFilter, IncidentTableModel
 from console.ui.ports import IncidentSource
+from console.ui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RESPONSES = (
-    "Investigating.",
-    "Identified the cause; working on a fix.",
-    "Mitigated, monitoring.",
-    "Resolved: no further action.",
-    "Escalating to the owning team.",
-)
 SNOOZES = {"15 minutes": timedelta(minutes=15), "1 hour": timedelta(hours=1), "4 hours": timedelta(hours=4)}
 
 
@@ -98,7 +93,8 @@ class MainWindow(QMainWindow):
         *,
         user: str,
         server_label: str,
-        responses: Sequence[str] = DEFAULT_RESPONSES,
+        preferences: Preferences | None = None,
+        save_preferences: Callable[[Preferences], None] = lambda preferences: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
@@ -106,11 +102,14 @@ class MainWindow(QMainWindow):
         self._source = source
         self._user = user
         self._now = now
-        self.responses = list(responses)
+        self.preferences = preferences or Preferences()
+        self._save_preferences = save_preferences
+        self._server_label = server_label
         # Tests answer dialogs through these; the window asks a person otherwise.
         self.ask_note: Callable[[], str | None] = self._ask_note
         self.ask_snooze: Callable[[], timedelta | None] = self._ask_snooze
         self.ask_report: Callable[[], Mapping[str, str] | None] = self._ask_report
+        self.ask_settings: Callable[[], Preferences | None] = self._ask_settings
 
         self.model = IncidentTableModel()
         self.proxy = IncidentFilter(self.model)
@@ -195,6 +194,7 @@ class MainWindow(QMainWindow):
             ("reopen", "Reopen", "Shift+R", lambda: self._act(OpType.REOPEN)),
             ("report", "Report incident…", "Ctrl+N", self._report),
             ("search", "Search", "Ctrl+F", self.search.setFocus),
+            ("settings", "Settings…", "Ctrl+,", self._settings),
         ):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(key))
@@ -337,7 +337,12 @@ class MainWindow(QMainWindow):
 
     def _ask_note(self) -> str | None:
         text, ok = QInputDialog.getItem(
-            self, "Add a note", "Note (pick a response or write one):", self.responses, 0, True
+            self,
+            "Add a note",
+            "Note (pick a response or write one):",
+            list(self.preferences.responses),
+            0,
+            True,
         )
         return text.strip() if ok and text.strip() else None
 
@@ -348,6 +353,20 @@ class MainWindow(QMainWindow):
     def _ask_report(self) -> Mapping[str, str] | None:
         dialog = ReportDialog([name for _, name in self._source.services()], self)
         return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def _settings(self) -> None:
+        chosen = self.ask_settings()
+        if chosen is None:
+            return
+        self.preferences = chosen
+        try:
+            self._save_preferences(chosen)
+        except OSError as exc:  # a full or read-only disk: said, and the window keeps the new values
+            self.statusBar().showMessage(f"Settings not saved: {exc}", 10_000)
+
+    def _ask_settings(self) -> Preferences | None:
+        dialog = SettingsDialog(self.preferences, server=self._server_label, user=self._user, parent=self)
+        return dialog.preferences() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def _status_chosen(self, text: str) -> None:
         self.proxy.set_statuses(
