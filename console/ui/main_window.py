@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
             self.commands[name] = action
         self.proxy.set_statuses({"triggered", "acknowledged"})
+        self.table.setFocus()  # keys act on the selected incident at once, not typed into the search
 
     # -- data in --
 
