@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -137,6 +138,11 @@ async def _window(
             closed.set_result(None)
 
     app.lastWindowClosed.connect(last_window_closed)
+    # SIGTERM (a logout, a service manager) closes like the window's close button. Python runs its
+    # signal handlers only between bytecodes, so a quiet timer keeps the Qt loop passing through Python.
+    signal.signal(signal.SIGTERM, lambda *_: last_window_closed())
+    heartbeat = QTimer(window)
+    heartbeat.start(250)
     tasks = [asyncio.create_task(engine.run(), name="sync")]
     if demo:
         tasks.append(asyncio.create_task(_demo(session, data_dir, db_url, stop), name="demo"))
