@@ -20,4 +20,5 @@ def configure(data_dir: Path, *, level: int = logging.INFO, to_stderr: bool = Tr
     if to_stderr:
         handlers.append(logging.StreamHandler())
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per sync request would bury the rest
     return path
