@@ -8,6 +8,7 @@ sample services and feeds a realistic alert stream through the server's real int
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -100,6 +101,9 @@ async def _window(
     window.resize(1280, 800)
     window.show()
     window.show_views(await asyncio.to_thread(replica.incidents))
+    # What is loaded now lives as long as the window: out of the collector's full passes, which
+    # took over half a second each with 100,000 incidents and held the UI (tests/perf/bench_window.py).
+    gc.freeze()
 
     # The replica is read in a worker thread (100,000 incidents take a while to fold), and at most
     # twice a second however many sync rounds a storm brings.
@@ -107,6 +111,10 @@ async def _window(
 
     async def read_replica() -> None:
         window.show_views(await asyncio.to_thread(replica.incidents))
+
+    # What is loaded now lives as long as the window: out of the collector's full passes, which
+    # took over half a second each with 100,000 incidents and held the UI (tests/perf/bench_window.py).
+    gc.freeze()
 
     def reread() -> None:
         if reading:  # one read at a time; the timer comes round again

@@ -13,17 +13,18 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from console.domain.errors import KnownFailure
-from console.server.admin import AdminError, add_user
-from console.server.database import open_engine
-from console.server.process import ServerProcess
 from console.store.replica import Replica
 from console.sync.client import TokenRefused
 from console.sync.credentials import TokenStore
 from console.sync.protocol import SCHEMA_HEADER, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from console.server.process import ServerProcess
 
 EMBEDDED = "embedded"
 
@@ -102,6 +103,8 @@ def _team(replica: Replica, tokens: TokenStore, url: str, ask_token: Callable[[s
 
 
 def _embedded(replica: Replica, tokens: TokenStore, data_dir: Path, db_url: str | None) -> Session:
+    from console.server.process import ServerProcess  # the server's modules: only when it is ours
+
     server = ServerProcess(data_dir, db_url=db_url)
     try:
         url = server.wait_ready()
@@ -125,6 +128,9 @@ def _embedded(replica: Replica, tokens: TokenStore, data_dir: Path, db_url: str 
 
 def _local_user(db_url: str, client_id: str) -> tuple[str, str]:
     """The person at this machine, as an admin of their own embedded server."""
+    from console.server.admin import AdminError, add_user
+    from console.server.database import open_engine
+
     engine = open_engine(db_url, writer=True)
     try:
         name = getpass.getuser()
