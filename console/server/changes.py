@@ -46,18 +46,18 @@ class ChangeFeed:
         self._seq = 0
         self._moved = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.closed = False
+        self._closed = False
 
     @property
     def seq(self) -> int:
         return self._seq
 
     def is_closed(self) -> bool:
-        return self.closed
+        return self._closed
 
     def close(self) -> None:
         """End every stream waiting on the feed: the server is shutting down."""
-        self.closed = True
+        self._closed = True
         self._moved.set()
 
     def start_reading(self) -> None:

@@ -60,64 +60,17 @@ class Replicated:
     columns: tuple[str, ...]
 
 
+def _replicated(name: str, table: Table, *, withheld: tuple[str, ...] = ()) -> Replicated:
+    """All of a table's columns but those only the server needs (or must never give out)."""
+    return Replicated(name, table, tuple(c.name for c in table.columns if c.name not in withheld))
+
+
 REPLICATED: tuple[Replicated, ...] = (
-    Replicated("services", services, ("id", "name", "parent_id", "seq")),
-    Replicated("users", users, ("id", "name", "role", "seq")),  # never the token hash
-    Replicated(
-        "incidents",
-        incidents,
-        (
-            "id",
-            "number",
-            "service_id",
-            "title",
-            "priority",
-            "category",
-            "status",
-            "epoch",
-            "alert_count",
-            "open_alerts",
-            "created_at",
-            "updated_at",
-            "acknowledged_at",
-            "resolved_at",
-            "assignee",
-            "description",
-            "snoozed_until",
-            "clocks",
-            "seq",
-        ),
-    ),
-    Replicated(
-        "alerts",
-        alerts,
-        (
-            "id",
-            "incident_id",
-            "service_id",
-            "dedup_key",
-            "status",
-            "summary",
-            "source",
-            "severity",
-            "priority",
-            "component",
-            "group_name",
-            "class_name",
-            "labels",
-            "details",
-            "links",
-            "repeat_count",
-            "first_seen",
-            "last_seen",
-            "acknowledged_at",
-            "resolved_at",
-            "seq",
-        ),
-    ),
-    Replicated(
-        "timeline", timeline, ("id", "incident_id", "service_id", "at", "kind", "actor", "body", "seq")
-    ),
+    _replicated("services", services, withheld=("created_at",)),
+    _replicated("users", users, withheld=("token_hash", "created_at")),  # never the token hash
+    _replicated("incidents", incidents, withheld=("integration_id", "group_key")),
+    _replicated("alerts", alerts, withheld=("integration_id", "group_key")),
+    _replicated("timeline", timeline),
 )
 assert tuple(r.name for r in REPLICATED) == TABLES
 
