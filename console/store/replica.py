@@ -270,9 +270,7 @@ class Replica:
         wanted = set(statuses) if statuses is not None else None
         with self._engine.connect() as conn:
             pending = _unconfirmed(conn)
-            query = select(incidents, services.c.name.label("service_name")).outerjoin(
-                services, services.c.id == incidents.c.service_id
-            )
+            query = _WITH_SERVICE
             if wanted is not None:
                 query = query.where(
                     or_(incidents.c.status.in_(sorted(wanted)), incidents.c.id.in_(list(pending)))
@@ -282,9 +280,7 @@ class Replica:
                     or_(incidents.c.title.contains(text, autoescape=True), incidents.c.id.in_(list(pending)))
                 )
             rows = list(conn.execute(query))
-            names = _service_names(conn)
-            actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
-        views = _fold(rows, pending, names, actor)
+            views = _fold(rows, pending, _service_names(conn), _actor(conn))
         out = [
             v
             for v in views.values()
@@ -295,13 +291,8 @@ class Replica:
         return out
 
     def _views(self, conn: Connection, ids: Sequence[str]) -> dict[str, IncidentView]:
-        pending = _unconfirmed(conn, ids)
-        query = select(incidents, services.c.name.label("service_name")).outerjoin(
-            services, services.c.id == incidents.c.service_id
-        )
-        rows = list(conn.execute(query.where(incidents.c.id.in_(list(ids)))))
-        actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
-        return _fold(rows, pending, _service_names(conn), actor)
+        rows = list(conn.execute(_WITH_SERVICE.where(incidents.c.id.in_(list(ids)))))
+        return _fold(rows, _unconfirmed(conn, ids), _service_names(conn), _actor(conn))
 
     def incident(self, incident_id: str) -> IncidentDetail:
         with self._engine.connect() as conn:
@@ -338,10 +329,13 @@ class Replica:
                     select(outbox).where(outbox.c.entity_id == incident_id).order_by(outbox.c.client_seq)
                 )
             ]
-            actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
+            confirmed = conn.execute(_WITH_SERVICE.where(incidents.c.id == incident_id)).first()
+            actor = _actor(conn)
             page_seq = conn.execute(select(sync_state.c.page_seq)).scalar_one()
         known = {e.entry.id for e in entries}
-        base = views[incident_id].incident
+        # The entries are those the ops make on the confirmed incident (as the server will apply
+        # them), not on the view that has them folded in already: there each would have no effect.
+        base = _incident(confirmed) if confirmed is not None else None
         for op in ops:  # the entries of unconfirmed ops, until the replica has them
             if op.op_id in known or not _is_unconfirmed(op, page_seq):
                 continue
@@ -443,6 +437,15 @@ def _service_id(conn: Connection, service: str) -> int:
         or "none yet (sync first)"
     )
     raise NotFound(f"There is no service {service!r}. Known services: {known}.")
+
+
+_WITH_SERVICE = select(incidents, services.c.name.label("service_name")).outerjoin(
+    services, services.c.id == incidents.c.service_id
+)
+
+
+def _actor(conn: Connection) -> str:
+    return str(conn.execute(select(sync_state.c.user_name)).scalar_one())
 
 
 def _service_names(conn: Connection) -> dict[int, str]:

@@ -214,3 +214,10 @@ def test_a_full_disk_is_a_message_and_the_replica_stays_whole(replica: Replica) 
     assert sqlite3.connect(replica.path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
     replica.act(OpType.NOTE, "01aa-0001", {"text": "after freeing space"})
     assert datetime.now(UTC) - replica.outbox()[0].created_at < timedelta(minutes=5)
+
+
+def test_an_unsynced_acknowledgement_shows_as_taking_effect(replica: Replica) -> None:
+    replica.act(OpType.ACKNOWLEDGE, "01aa-0001")
+    (entry,) = [e for e in replica.incident("01aa-0001").timeline if e.unsynced]
+    assert entry.entry.kind.value == "acknowledged"
+    assert "no_effect" not in entry.entry.body  # made on the confirmed incident, not the folded view
