@@ -100,30 +100,34 @@ async def _window(
     )
     window.resize(1280, 800)
     window.show()
-    window.show_views(await asyncio.to_thread(replica.incidents))
+    window.show_changes(await asyncio.to_thread(window.read_changes))
     # What is loaded now lives as long as the window: out of the collector's full passes, which
     # took over half a second each with 100,000 incidents and held the UI (tests/perf/bench_window.py).
     gc.freeze()
 
-    # The replica is read in a worker thread (100,000 incidents take a while to fold), and at most
-    # twice a second however many sync rounds a storm brings.
+    # The replica is read in a worker thread, one read at a time, and only the incidents that
+    # changed: at most twice a second for sync rounds however many a storm brings, at once after
+    # the person acted.
     reading: set[asyncio.Task[None]] = set()
+    again = False
 
     async def read_replica() -> None:
-        window.show_views(await asyncio.to_thread(replica.incidents))
-
-    # What is loaded now lives as long as the window: out of the collector's full passes, which
-    # took over half a second each with 100,000 incidents and held the UI (tests/perf/bench_window.py).
-    gc.freeze()
+        nonlocal again
+        again = True
+        while again:
+            again = False
+            window.show_changes(await asyncio.to_thread(window.read_changes))
 
     def reread() -> None:
-        if reading:  # one read at a time; the timer comes round again
-            refresh.start()
+        nonlocal again
+        if reading:
+            again = True  # the running read goes round once more
             return
         task = asyncio.ensure_future(read_replica())
         reading.add(task)
         task.add_done_callback(reading.discard)
 
+    window.request_refresh = reread
     refresh = QTimer(window)
     refresh.setSingleShot(True)
     refresh.setInterval(500)
@@ -159,6 +163,8 @@ async def _window(
 
         async def shoot() -> None:
             await asyncio.sleep(after)
+            while reading:  # one reader at a time
+                await asyncio.sleep(0.05)
             window.refresh()
             if window.proxy.rowCount():
                 window.table.selectRow(0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from console.store.tables import (
     timeline,
     users,
 )
+from console.store.watch import ChangeWatch
 
 REPLICA_FILE = "replica.db"
 SCHEMA_VERSION = 1  # the sync protocol's; kept here so the store needs nothing from sync
@@ -62,6 +64,7 @@ class Replica:
         self._engine: Engine = open_replica(path)
         migrate(self._engine)
         self._now_ms = now_ms
+        self._watches: weakref.WeakSet[ChangeWatch] = weakref.WeakSet()
         with self._write() as conn:
             if conn.execute(select(sync_state.c.id)).first() is None:
                 conn.execute(insert(sync_state).values(id=1, client_id=str(uuid.uuid4())))
@@ -78,6 +81,20 @@ class Replica:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._now_ms() / 1000, UTC)
+
+    def watch(self) -> ChangeWatch:
+        """A watch marked with the incidents every later write touches (kept while referenced)."""
+        made = ChangeWatch()
+        self._watches.add(made)
+        return made
+
+    def _changed(self, incident_ids: Iterable[str] | None) -> None:
+        """Called after a write committed: None when it may have changed any incident."""
+        for watch in list(self._watches):
+            if incident_ids is None:
+                watch.mark_all()
+            else:
+                watch.mark(incident_ids)
 
     # -- identity and sync state --
 
@@ -99,9 +116,12 @@ class Replica:
         replica: the rows of the old one are dropped; unsent ops stay, visible in the outbox."""
         with self._write() as conn:
             old = conn.execute(select(sync_state.c.server_url)).scalar_one()
-            if old and old != url:
+            wiped = bool(old and old != url)
+            if wiped:
                 _wipe(conn)
             conn.execute(update(sync_state).values(server_url=url, user_name=user_name))
+        if wiped:
+            self._changed(None)
 
     # -- ops: each one local transaction (the op, its outbox row and the clock) --
 
@@ -123,6 +143,7 @@ class Replica:
             if not done.changed and kind in _STATUS_OPS:
                 raise OpRejected(done.reason)
             self._insert_op(conn, op)
+        self._changed([incident_id])
         return op
 
     def report(
@@ -149,6 +170,7 @@ class Replica:
             )
             op = self._new_op(conn, OpType.REPORT, uuid7(), args, 0)
             self._insert_op(conn, op)
+        self._changed([op.entity_id])
         return op
 
     def _new_op(
@@ -200,6 +222,10 @@ class Replica:
     def record_results(self, results: Sequence[Mapping[str, Any]], server_hlc: str = "") -> None:
         """What the server answered for pushed ops, in one transaction."""
         with self._write() as conn:
+            sent = [result["client_seq"] for result in results]
+            touched = set(
+                conn.execute(select(outbox.c.entity_id).where(outbox.c.client_seq.in_(sent))).scalars()
+            )
             for result in results:
                 conn.execute(
                     update(outbox)
@@ -222,6 +248,7 @@ class Replica:
             ).scalar()
             if done is not None:
                 conn.execute(delete(outbox).where(outbox.c.state != "pending", outbox.c.client_seq <= done))
+        self._changed(touched)  # a rejected op is no longer folded in; an applied one is marked
 
     def record_failure(self, client_seqs: Sequence[int], error: str) -> None:
         with self._write() as conn:
@@ -235,17 +262,29 @@ class Replica:
         """A pull page, in one transaction: rows upserted, tombstones deleted, the cursor moved.
         Returns the number of rows written."""
         written = 0
+        tables = page.get("tables", {})
+        touched = _touched(tables)
         with self._write() as conn:
-            for name, rows in page.get("tables", {}).items():
+            for name, rows in tables.items():
                 written += _upsert(conn, name, rows["columns"], rows["rows"])
             values: dict[str, Any] = {"cursor": page["cursor"], "last_seq": page["last_seq"]}
             if page.get("page_seq") is not None:
                 values["page_seq"] = func.max(sync_state.c.page_seq, page["page_seq"])
+                # ops the replica now shows as confirmed: their incidents lose the unsynced mark
+                touched.update(
+                    conn.execute(
+                        select(outbox.c.entity_id).where(
+                            outbox.c.result_seq > select(sync_state.c.page_seq).scalar_subquery(),
+                            outbox.c.result_seq <= page["page_seq"],
+                        )
+                    ).scalars()
+                )
             if not page.get("more"):
                 values["last_sync_at"] = self._now()
             conn.execute(update(sync_state).values(values))
             if page.get("hlc"):
                 self._observe(conn, page["hlc"])
+        self._changed(touched)
         return written
 
     def start_snapshot(self) -> None:
@@ -253,6 +292,7 @@ class Replica:
         everything again. The outbox is kept: nothing the person did is lost."""
         with self._write() as conn:
             _wipe(conn)
+        self._changed(None)
 
     def _observe(self, conn: Connection, remote: str) -> None:
         state = conn.execute(select(sync_state.c.client_id, sync_state.c.hlc)).one()
@@ -289,6 +329,11 @@ class Replica:
         ]
         out.sort(key=lambda v: (v.incident.created_at, v.incident.id), reverse=True)
         return out
+
+    def views(self, incident_ids: Iterable[str]) -> dict[str, IncidentView]:
+        """These incidents as this console sees them; an id missing from the answer is gone."""
+        with self._engine.connect() as conn:
+            return self._views(conn, list(incident_ids))
 
     def _views(self, conn: Connection, ids: Sequence[str]) -> dict[str, IncidentView]:
         rows = list(conn.execute(_WITH_SERVICE.where(incidents.c.id.in_(list(ids)))))
@@ -552,6 +597,22 @@ _JSON_COLUMNS = {
     name: {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
     for name, table in REPLICA_TABLES.items()
 }
+
+
+# The incident each replicated table's rows belong to (tombstones: of incidents only).
+_INCIDENT_OF = {"incidents": "id", "alerts": "incident_id", "timeline": "incident_id"}
+
+
+def _touched(tables: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The incidents a pull page changes."""
+    touched: set[str] = set()
+    for name, rows in tables.items():
+        if name == "tombstones":
+            touched.update(str(key) for entity, key, _seq in rows["rows"] if entity == "incidents")
+        elif name in _INCIDENT_OF and _INCIDENT_OF[name] in rows["columns"]:
+            at = rows["columns"].index(_INCIDENT_OF[name])
+            touched.update(row[at] for row in rows["rows"] if row[at] is not None)
+    return touched
 
 
 def _upsert(conn: Connection, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:

@@ -214,9 +214,16 @@ class _Row:
 _PLAIN_ID: Final = re.compile(r"[0-9a-f-]*")  # what UUIDs are made of
 
 
-def _code(row: _Row) -> int:
+def _code_of(rank: int, *, high: bool) -> int:
     """Status and priority in one byte: the rank in bits 0-1, low priority in bit 2."""
-    return row.rank | (0 if row.high else 4)
+    return rank | (0 if high else 4)
+
+
+def _code(row: _Row) -> int:
+    return _code_of(row.rank, high=row.high)
+
+
+_OPEN: Final = (Rank.TRIGGERED, Rank.ACKNOWLEDGED)
 
 
 class _Columns:
@@ -565,6 +572,14 @@ class IncidentTableModel(QAbstractTableModel):
         if self._rows:
             top, bottom = self.index(0, Column.AGE), self.index(len(self._rows) - 1, Column.AGE)
             self.dataChanged.emit(top, bottom, [_DISPLAY, _TOOLTIP])
+
+    def counts(self) -> tuple[int, int]:
+        """(open incidents, high-priority ones nobody has acknowledged), counted over the filter
+        columns' status-and-priority bytes: C passes, not a Python loop over every row."""
+        codes = self._filter_columns().codes
+        high_triggered = _code_of(Rank.TRIGGERED, high=True)
+        opened = sum(codes.count(_code_of(rank, high=high)) for rank in _OPEN for high in (True, False))
+        return opened, codes.count(high_triggered)
 
     def incident_id(self, row: int) -> str:
         return self._rows[row].id

@@ -4,7 +4,8 @@ sync state always in sight. It reads and writes only through the port it is give
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,6 @@ from PySide6.QtWidgets import (
 
 from console.domain.errors import DomainError, KnownFailure
 from console.domain.ops import OpType
-from console.domain.priority import Priority
-from console.domain.status import Rank
 from console.domain.views import IncidentView
 from console.preferences import Preferences
 from console.sync.state import Status, SyncView, offline_message
@@ -84,6 +83,15 @@ class ReportDialog(QDialog):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What a read of the replica found: every incident (a full read), or the changed ones."""
+
+    everything: Sequence[IncidentView] | None = None
+    changed: Mapping[str, IncidentView] | None = None
+    gone: frozenset[str] = frozenset()
+
+
 class MainWindow(QMainWindow):
     acted = Signal()  # a local op was recorded: the sync engine should push soon
 
@@ -100,6 +108,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle(f"Responder Console — {user}")  # counts come with the first refresh
         self._source = source
+        self._watch = source.watch()
         self._user = user
         self._now = now
         self.preferences = preferences or Preferences()
@@ -110,6 +119,8 @@ class MainWindow(QMainWindow):
         self.ask_snooze: Callable[[], timedelta | None] = self._ask_snooze
         self.ask_report: Callable[[], Mapping[str, str] | None] = self._ask_report
         self.ask_settings: Callable[[], Preferences | None] = self._ask_settings
+        # After an action; app.py makes it a read in a worker thread, tests keep it synchronous.
+        self.request_refresh: Callable[[], None] = self.refresh
 
         self.model = IncidentTableModel()
         self.proxy = IncidentFilter(self.model)
@@ -208,15 +219,48 @@ class MainWindow(QMainWindow):
     # -- data in --
 
     def refresh(self) -> None:
-        """Read the replica again (with unsynced ops folded in) and update the table and detail."""
-        self.show_views(self._source.incidents())
+        """Bring the table and the detail up to date with the replica, on this thread."""
+        self.show_changes(self.read_changes())
 
-    def show_views(self, views: Sequence[IncidentView]) -> None:
-        """Show incidents read elsewhere (app.py reads the replica off the UI thread)."""
-        self.model.update(views)
-        self._title(views)
+    def read_changes(self) -> Changes:
+        """The incidents changed since the last read (all of them the first time). It only reads:
+        app.py runs it in a worker thread, one read at a time, and hands the result to show_changes."""
+        ids = self._watch.take()
+        if ids is None:
+            return Changes(everything=self._source.incidents())
+        found = self._source.views(ids) if ids else {}
+        return Changes(changed=found, gone=frozenset(ids.difference(found)))
+
+    def show_views(self, views: Iterable[IncidentView]) -> None:
+        """Show these incidents, all of them (the rows of others go)."""
+        self.show_changes(Changes(everything=list(views)))
+
+    def show_changes(self, changes: Changes) -> None:
+        """Show what a read found: only the rows that changed are touched."""
+        selected = self.selected_id()
+        if changes.everything is not None:
+            self.model.update(changes.everything)
+        else:
+            if changes.gone:
+                self.model.remove(changes.gone)
+            if changes.changed:
+                self.model.upsert(changes.changed.values())
+        opened, waiting = self.model.counts()
+        # counts in the title, where the taskbar and the window list show them
+        self.setWindowTitle(
+            f"Responder Console — {opened} open, {waiting} high unacknowledged — {self._user}"
+        )
         if self.selected_id() is None and self.proxy.rowCount():
             self.table.selectRow(0)  # something to act on at once: the most urgent incident
+        self._update_services()
+        if (
+            changes.everything is not None
+            or selected in changes.gone
+            or (changes.changed is not None and selected in changes.changed)
+        ):
+            self._show_detail()
+
+    def _update_services(self) -> None:
         names = [name for _, name in self._source.services()]
         current = self.service_filter.currentText()
         if [self.service_filter.itemText(i) for i in range(1, self.service_filter.count())] != names:
@@ -226,19 +270,6 @@ class MainWindow(QMainWindow):
             self.service_filter.addItems(names)
             self.service_filter.setCurrentText(current)
             self.service_filter.blockSignals(False)
-        self._show_detail()
-
-    def _title(self, views: Sequence[IncidentView]) -> None:
-        """Counts in the title, where the taskbar and the window list show them."""
-        open_ = [v for v in views if v.incident.status.is_open]
-        waiting = sum(
-            1
-            for v in open_
-            if v.incident.status.rank is Rank.TRIGGERED and v.incident.priority is Priority.HIGH
-        )
-        self.setWindowTitle(
-            f"Responder Console — {len(open_)} open, {waiting} high unacknowledged — {self._user}"
-        )
 
     def set_sync_view(self, view: SyncView) -> None:
         """The sync engine's state: status bar always, the banner while offline or failing."""
@@ -309,7 +340,7 @@ class MainWindow(QMainWindow):
         except (DomainError, KnownFailure) as exc:  # a broken rule or a full disk: said, not a dialog
             self.statusBar().showMessage(str(exc), 10_000)
             return
-        self.refresh()
+        self.request_refresh()
         self.acted.emit()
 
     def _note(self) -> None:

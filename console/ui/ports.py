@@ -10,10 +10,20 @@ from console.domain.ops import OpType
 from console.domain.views import IncidentDetail, IncidentView, OutboxOp
 
 
+class IncidentWatch(Protocol):
+    """Which incidents changed since the last take() (console.store.watch.ChangeWatch)."""
+
+    def take(self) -> set[str] | None: ...
+
+
 class IncidentSource(Protocol):
     """The local replica with the person's unsynced ops folded in (console.store.replica.Replica)."""
 
     def incidents(self, *, statuses: Iterable[str] | None = None, text: str = "") -> list[IncidentView]: ...
+
+    def views(self, incident_ids: Iterable[str]) -> dict[str, IncidentView]: ...
+
+    def watch(self) -> IncidentWatch: ...
 
     def incident(self, incident_id: str) -> IncidentDetail: ...
 

@@ -78,9 +78,9 @@ UI_STAGES: list[tuple[str, str]] = [
         "IncidentTableModel.set_incidents (",
     ),
     ("show_views -> model.update (diff by id: view __eq__, _Row, signals)", "IncidentTableModel.update ("),
-    ("show_views -> _title (counts over every view)", "MainWindow._title ("),
+    ("show_views -> model.upsert (changed rows)", "IncidentTableModel.upsert ("),
     ("show_views -> _show_detail (Replica.incident SQL, detail pane)", "MainWindow._show_detail ("),
-    ("show_views, other (Replica.services, selection)", "MainWindow.show_views ("),
+    ("show_changes, other (Replica.services, selection)", "MainWindow.show_changes ("),
     ("filter: filterAcceptsRow's Python body", "IncidentFilter.filterAcceptsRow ("),
     ("filter: the verdict pass (_judge_all, search copies)", "IncidentFilter._judge_all ("),
     (
