@@ -25,15 +25,17 @@ from __future__ import annotations
 import enum
 import re
 import weakref
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import compress, repeat
 from operator import contains
 from typing import Any, ClassVar, Final, cast
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QAbstractProxyModel,
     QAbstractTableModel,
     QModelIndex,
     QObject,
@@ -41,7 +43,6 @@ from PySide6.QtCore import (
     QPoint,
     QPointF,
     QRectF,
-    QSortFilterProxyModel,
     Qt,
     Signal,
     SignalInstance,
@@ -211,6 +212,18 @@ class _Row:
         )
 
 
+class PreparedRows:
+    """Rows made by IncidentTableModel.prepare(), ready for upsert()."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self.rows = rows
+
+    def ids(self) -> list[str]:
+        return [row.id for row in self.rows]
+
+
 _PLAIN_ID: Final = re.compile(r"[0-9a-f-]*")  # what UUIDs are made of
 
 
@@ -370,31 +383,6 @@ def _with_hint(signal: SignalInstance) -> Any:
     return cast(Any, signal)[_LAYOUT_SIGNAL]
 
 
-_FEW_RUNS: Final = 32
-_FEW_ROWS: Final = 2000
-_ONES: Final = re.compile(b"\x01+")
-
-
-def _differences(before: bytes, after: bytes) -> list[tuple[int, int]] | None:
-    """The runs of rows whose verdict differs, or None when there are too many to re-filter one by
-    one (then a full re-filter is cheaper)."""
-    if before == after:
-        return []
-    if len(before) != len(after):
-        return None
-    flipped = (int.from_bytes(before, "little") ^ int.from_bytes(after, "little")).to_bytes(
-        len(before), "little"
-    )
-    runs: list[tuple[int, int]] = []
-    rows = 0
-    for found in _ONES.finditer(flipped):
-        runs.append((found.start(), found.end() - 1))
-        rows += found.end() - found.start()
-        if len(runs) > _FEW_RUNS or rows > _FEW_ROWS:
-            return None
-    return runs
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -543,18 +531,27 @@ class IncidentTableModel(QAbstractTableModel):
             removed = [row for incident_id, row in known.items() if incident_id not in incoming]
         self._apply(removed, changed, added)
 
-    def upsert(self, views: Iterable[IncidentView]) -> None:
+    @staticmethod
+    def prepare(views: Iterable[IncidentView]) -> PreparedRows:
+        """The rows for these views, made where it is called: a worker thread can make them (pure
+        Python, no Qt), so that upsert() on the UI thread only places them."""
+        return PreparedRows([_Row(view) for view in views])
+
+    def upsert(self, views: Iterable[IncidentView] | PreparedRows) -> None:
         """Add these incidents or change their rows; the other rows stay as they are."""
         known = self._by_id
         added: dict[str, _Row] = {}
         changed: dict[str, tuple[_Row, _Row]] = {}
-        for view in views:
+        items: Iterable[IncidentView | _Row] = views.rows if isinstance(views, PreparedRows) else views
+        for item in items:
+            row = item if isinstance(item, _Row) else None
+            view = item.view if isinstance(item, _Row) else item
             incident_id = view.incident.id
             old = known.get(incident_id)
             if old is None:
-                added[incident_id] = _Row(view)
+                added[incident_id] = row or _Row(view)
             elif old.view is not view and old.view != view:
-                changed[incident_id] = (old, _Row(view))
+                changed[incident_id] = (old, row or _Row(view))
         self._apply([], list(changed.values()), list(added.values()))
 
     def remove(self, incident_ids: Iterable[str]) -> None:
@@ -595,6 +592,9 @@ class IncidentTableModel(QAbstractTableModel):
     def index_of(self, incident_id: str, column: int = 0) -> QModelIndex:
         row = self.row_of(incident_id)
         return QModelIndex() if row < 0 else self.index(row, column)
+
+    def known_ids(self) -> set[str]:
+        return set(self._by_id)
 
     def views(self) -> list[IncidentView]:
         """Every incident, in the table's order."""
@@ -775,7 +775,21 @@ class IncidentTableModel(QAbstractTableModel):
 
     def _too_scattered(self, removed: list[_Row], added: list[_Row]) -> bool:
         runs = len(_runs(sorted(self._find(row) for row in removed)))
-        return runs + len({self._position(row) for row in added}) > self.RESET_ABOVE
+        self._order(added)
+        return runs + len(set(self._positions(added))) > self.RESET_ABOVE
+
+    def _positions(self, added: list[_Row]) -> list[int]:
+        """Where each of these rows (in order) goes: a binary search only where a row does not go
+        where the one before it went (a batch of a full read goes at the end, in one piece)."""
+        rows, before = self._rows, self._before
+        end = len(rows)
+        positions: list[int] = []
+        position = -1
+        for row in added:
+            if position < 0 or (position < end and before(rows[position], row)):
+                position = self._position(row)
+            positions.append(position)
+        return positions
 
     def _reset_with(self, removed: list[_Row], changed: list[tuple[_Row, _Row]], added: list[_Row]) -> None:
         self.beginResetModel()
@@ -841,8 +855,8 @@ class IncidentTableModel(QAbstractTableModel):
             return
         self._order(added)
         runs: list[tuple[int, list[_Row]]] = []
-        for row in added:  # positions in the rows as they are now; equal ones make one run
-            position = self._position(row)
+        # positions in the rows as they are now; equal ones make one run
+        for row, position in zip(added, self._positions(added), strict=True):
             if runs and runs[-1][0] == position:
                 runs[-1][1].append(row)
             else:
@@ -875,10 +889,6 @@ class IncidentTableModel(QAbstractTableModel):
         last_column = COLUMN_COUNT - 1
         for first, last in _runs(positions):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column), [])
-
-    def _refilter(self, first: int, last: int) -> None:
-        """Tell proxies that these rows' filter verdicts may have changed (their data did not)."""
-        self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1), [self.IncidentRole])
 
     def _reordered(self) -> None:
         """The rows were rebuilt or re-sorted: the filter columns are made again when next needed."""
@@ -1028,22 +1038,21 @@ class _Selection:
         return shown.to_bytes(count, "little")
 
 
-class IncidentFilter(QSortFilterProxyModel):
-    """The incidents a person asked to see, over an IncidentTableModel.
+class IncidentFilter(QAbstractProxyModel):
+    """The incidents a person asked to see, over an IncidentTableModel, in the model's order.
 
     Each setter changes one part of the criteria and re-filters once (nothing when the value is the
-    one already set); set_criteria() changes several at once. A change re-filters with invalidate(),
-    one layout change: measured at 100,000 rows, begin/endFilterChange() is as fast when the filter
-    narrows but several times slower when it widens (one insert signal per run of rows shown again).
+    one already set); set_criteria() changes several at once.
 
-    The verdict of every row is computed in one pass on each change, over columns the model keeps
-    in row order, and filterAcceptsRow() looks it up; rows the source changes afterwards are judged
-    one by one, and when the proxy re-maps every row after a source layout change or reset, the
-    pass is made again. What remains is Qt calling filterAcceptsRow() once per source row, about a
-    microsecond a call from C++ into Python.
+    A QSortFilterProxyModel asks filterAcceptsRow() about every source row, a C++ -> Python call
+    of about a microsecond each: 100,000 rows cost 100 ms before any work. This proxy keeps the
+    shown source rows as a sorted list instead, made from the verdicts of one pass over columns the
+    model keeps in row order (IncidentTableModel._Columns), and follows the model's signals: an
+    insertion or removal in the source is one (or no) insertion or removal here, a change that
+    alters a row's verdict inserts or removes it, and a new filter is one layout change that keeps
+    the selection on the rows still shown.
 
-    Sorting is the source model's (see IncidentTableModel.sort); sort() forwards there, so this
-    proxy keeps the source's order and never calls back into Python to compare rows.
+    Sorting is the source model's (see IncidentTableModel.sort); sort() forwards there.
 
     Signals:
         criteria_changed(IncidentCriteria): the filter changed and has been applied.
@@ -1051,51 +1060,183 @@ class IncidentFilter(QSortFilterProxyModel):
 
     criteria_changed = Signal(object)
 
-    _BULK_AFTER: ClassVar[int] = 256  # single-row verdicts in one source revision before a full pass
-
     def __init__(self, model: IncidentTableModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._model = model
         self._criteria = IncidentCriteria()
         self._selection = _Selection(self._criteria)
-        self._match: Callable[[_Row], bool] | None = None
-        self._verdicts = b""
-        self._verdicts_revision = -1
-        self._miss_revision = -1
-        self._misses = 0
+        self._shown: list[int] = []  # source rows shown, ascending
+        self._removing: tuple[int, int] | None = None  # proxy rows announced as going
+        self._held: list[tuple[QModelIndex, str]] = []  # persistent indexes during a layout change
         self._search = _Search()
-        self.setFilterRole(IncidentTableModel.IncidentRole)
-        self.setSortRole(IncidentTableModel.SortRole)
         self.setSourceModel(model)
 
     def setSourceModel(self, sourceModel: QAbstractItemModel) -> None:
         if not isinstance(sourceModel, IncidentTableModel):
             raise TypeError("IncidentFilter filters an IncidentTableModel")
-        self._model._filters.discard(self)
+        old = self.sourceModel()
+        if isinstance(old, IncidentTableModel):
+            old._filters.discard(self)
+            for signal, slot in self._connections(old):
+                signal.disconnect(slot)
+        self.beginResetModel()
         self._model = sourceModel
         sourceModel._filters.add(self)
-        self._verdicts_revision = -1
         self._search = _Search()
         super().setSourceModel(sourceModel)
+        for signal, slot in self._connections(sourceModel):
+            signal.connect(slot)
+        self._shown = self._judge_all()
+        self.endResetModel()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        match = self._match
-        if match is None:
-            return True
-        model = self._model
-        revision = model._revision
-        if revision == self._verdicts_revision:
-            return self._verdicts[source_row] == 1
-        if revision != self._miss_revision:
-            self._miss_revision, self._misses = revision, 0
-        self._misses += 1
-        if self._misses > self._BULK_AFTER:  # a full re-map: judge every row in one pass
-            self._judge_all()
-            return self._verdicts[source_row] == 1
-        return match(model._rows[source_row])
+    def _connections(self, model: IncidentTableModel) -> list[tuple[Any, Callable[..., None]]]:
+        return [
+            (model.modelAboutToBeReset, self.beginResetModel),
+            (model.modelReset, self._source_reset),
+            (model.rowsInserted, self._source_inserted),
+            (model.rowsAboutToBeRemoved, self._source_about_to_remove),
+            (model.rowsRemoved, self._source_removed),
+            (model.layoutAboutToBeChanged, self._source_layout_to_change),
+            (model.layoutChanged, self._source_layout_changed),
+            (model.dataChanged, self._source_data_changed),
+            (model.headerDataChanged, self.headerDataChanged.emit),
+        ]
+
+    # -- the proxy model --
+
+    def index(self, row: int, column: int, parent: _Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if parent.isValid() or not (0 <= row < len(self._shown) and 0 <= column < COLUMN_COUNT):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def parent(self, child: _Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        return QModelIndex()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._shown)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else COLUMN_COUNT
+
+    def hasChildren(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and bool(self._shown)
+
+    def mapToSource(self, proxyIndex: _Index) -> QModelIndex:
+        if not proxyIndex.isValid() or proxyIndex.model() is not self:
+            return QModelIndex()
+        return self._model.index(self._shown[proxyIndex.row()], proxyIndex.column())
+
+    def mapFromSource(self, sourceIndex: _Index) -> QModelIndex:
+        if not sourceIndex.isValid():
+            return QModelIndex()
+        row = sourceIndex.row()
+        position = bisect_left(self._shown, row)
+        if position == len(self._shown) or self._shown[position] != row:
+            return QModelIndex()
+        return self.createIndex(position, sourceIndex.column())
+
+    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        return self._model.data(self._model.index(self._shown[index.row()], index.column()), role)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal:
+            return self._model.headerData(section, orientation, role)
+        return section + 1 if role == _DISPLAY else None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._model.sort(column, order)
+
+    # -- following the source --
+
+    def _source_reset(self) -> None:
+        self._shown = self._judge_all()
+        self.endResetModel()
+
+    def _source_inserted(self, parent: _Index, first: int, last: int) -> None:
+        count = last - first + 1
+        position = bisect_left(self._shown, first)
+        moved = [row + count for row in self._shown[position:]]
+        if self._selection.everything:
+            added = list(range(first, last + 1))
+        else:
+            rows = self._model._rows
+            match = self._selection.match
+            added = [row for row in range(first, last + 1) if match(rows[row])]
+        self._shown[position:] = moved  # the rows shown already, numbered as the source is now
+        if added:
+            self.beginInsertRows(QModelIndex(), position, position + len(added) - 1)
+            self._shown[position:position] = added
+            self.endInsertRows()
+
+    def _source_about_to_remove(self, parent: _Index, first: int, last: int) -> None:
+        low, high = bisect_left(self._shown, first), bisect_right(self._shown, last)
+        self._removing = (low, high)
+        if high > low:
+            self.beginRemoveRows(QModelIndex(), low, high - 1)
+
+    def _source_removed(self, parent: _Index, first: int, last: int) -> None:
+        if self._removing is None:  # not announced: find the rows again
+            return self._source_layout_changed()
+        low, high = self._removing
+        self._removing = None
+        count = last - first + 1
+        self._shown[low:] = [row - count for row in self._shown[high:]]
+        if high > low:
+            self.endRemoveRows()
+        return None
+
+    def _source_layout_to_change(self, *_args: Any) -> None:
+        self.layoutAboutToBeChanged.emit()
+        rows = self._model._rows
+        self._held = [
+            (index, rows[self._shown[index.row()]].id)
+            for index in self.persistentIndexList()
+            if index.isValid()
+        ]
+
+    def _source_layout_changed(self, *_args: Any) -> None:
+        self._shown = self._judge_all()
+        self._relocate()
+        self.layoutChanged.emit()
+
+    def _relocate(self) -> None:
+        """Point the held persistent indexes at their incidents' new rows (or nowhere)."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        model = self._model
+        new = [self.mapFromSource(model.index_of(incident_id, index.column())) for index, incident_id in held]
+        self.changePersistentIndexList([index for index, _ in held], new)
+
+    def _source_data_changed(self, top: _Index, bottom: _Index, roles: Sequence[int] = ()) -> None:
+        first, last = top.row(), bottom.row()
+        if (roles and self.IncidentRole not in roles) or self._selection.everything:  # no verdict changes
+            self._forward_changed(first, last, top.column(), bottom.column(), roles)
+            return
+        rows = self._model._rows
+        match = self._selection.match
+        for row in range(first, last + 1):
+            position = bisect_left(self._shown, row)
+            shown = position < len(self._shown) and self._shown[position] == row
+            if match(rows[row]) != shown:
+                if shown:
+                    self.beginRemoveRows(QModelIndex(), position, position)
+                    del self._shown[position]
+                    self.endRemoveRows()
+                else:
+                    self.beginInsertRows(QModelIndex(), position, position)
+                    self._shown.insert(position, row)
+                    self.endInsertRows()
+        self._forward_changed(first, last, top.column(), bottom.column(), roles)
+
+    def _forward_changed(self, first: int, last: int, left: int, right: int, roles: Sequence[int]) -> None:
+        low, high = bisect_left(self._shown, first), bisect_right(self._shown, last)
+        if high > low:
+            self.dataChanged.emit(self.index(low, left), self.index(high - 1, right), list(roles))
+
+    IncidentRole = IncidentTableModel.IncidentRole
 
     # -- criteria --
 
@@ -1106,21 +1247,10 @@ class IncidentFilter(QSortFilterProxyModel):
     def set_criteria(self, criteria: IncidentCriteria) -> None:
         if criteria == self._criteria:
             return
-        model = self._model
-        before = self._shown()
         self._criteria = criteria
         self._selection = _Selection(criteria)
-        self._match = None if self._selection.everything else self._selection.match
-        self._verdicts_revision = -1
-        if self._match is not None:
-            self._judge_all()
-        after = self._shown()
-        runs = None if before is None or after is None else _differences(before, after)
-        if runs is None:
-            self.invalidate()
-        else:  # few rows change: re-filter just those (Qt re-filters rows whose data changed)
-            for first, last in runs:
-                model._refilter(first, last)
+        self._source_layout_to_change()
+        self._source_layout_changed()
         self.criteria_changed.emit(criteria)
 
     def set_statuses(self, statuses: str | Rank | Iterable[str | Rank] | None) -> None:
@@ -1151,27 +1281,25 @@ class IncidentFilter(QSortFilterProxyModel):
     # -- rows --
 
     def incident_id(self, row: int) -> str:
-        return self._model.incident_id(self.mapToSource(self.index(row, 0)).row())
+        return self._model.incident_id(self._shown[row])
 
     def view_at(self, row: int) -> IncidentView:
-        return self._model.view_at(self.mapToSource(self.index(row, 0)).row())
+        return self._model.view_at(self._shown[row])
 
     def index_of(self, incident_id: str, column: int = 0) -> QModelIndex:
         """The proxy index of an incident, invalid when it is filtered out or unknown."""
         return self.mapFromSource(self._model.index_of(incident_id, column))
 
-    def _judge_all(self) -> None:
+    def _judge_all(self) -> list[int]:
+        """The source rows the criteria let through: one pass over the model's columns."""
         model = self._model
+        count = model.rowCount()
+        if self._selection.everything:
+            return list(range(count))
         if self._selection.terms:
             self._search.prepare(model)
-        self._verdicts = self._selection.judge(model._filter_columns(), self._search)
-        self._verdicts_revision = model._revision
-
-    def _shown(self) -> bytes | None:
-        """Which source rows the current criteria let through, if known without a pass."""
-        if self._match is None:
-            return b"\x01" * self._model.rowCount()
-        return self._verdicts if self._verdicts_revision == self._model._revision else None
+        verdicts = self._selection.judge(model._filter_columns(), self._search)
+        return list(compress(range(count), verdicts))
 
 
 class ScrollAnchor(QObject):

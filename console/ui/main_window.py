@@ -4,7 +4,7 @@ sync state always in sight. It reads and writes only through the port it is give
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from console.domain.views import IncidentView
 from console.preferences import Preferences
 from console.sync.state import Status, SyncView, offline_message
 from console.ui.detail import IncidentDetailPane
-from console.ui.incident_model import Column, IncidentFilter, IncidentTableModel
+from console.ui.incident_model import Column, IncidentFilter, IncidentTableModel, PreparedRows
 from console.ui.ports import IncidentSource
 from console.ui.settings_dialog import SettingsDialog
 
@@ -85,9 +85,11 @@ class ReportDialog(QDialog):
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """What a read of the replica found: every incident (a full read), or the changed ones."""
+    """What a read of the replica found: every incident (a full read; with `more`, the first and
+    most urgent of them, the rest to come), or the changed ones."""
 
     everything: Sequence[IncidentView] | None = None
+    more: Iterator[list[IncidentView]] | None = None
     changed: Mapping[str, IncidentView] | None = None
     gone: frozenset[str] = frozenset()
 
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Responder Console — {user}")  # counts come with the first refresh
         self._source = source
         self._watch = source.watch()
+        self._loaded: set[str] | None = None  # during a full read in batches: the ids read so far
         self._user = user
         self._now = now
         self.preferences = preferences or Preferences()
@@ -221,13 +224,18 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Bring the table and the detail up to date with the replica, on this thread."""
         self.show_changes(self.read_changes())
+        self.all_shown()
 
-    def read_changes(self) -> Changes:
-        """The incidents changed since the last read (all of them the first time). It only reads:
-        app.py runs it in a worker thread, one read at a time, and hands the result to show_changes."""
+    def read_changes(self, *, batched: bool = False) -> Changes:
+        """The incidents changed since the last read (all of them the first time; `batched`, the
+        most urgent first and the rest in `more`). It only reads: app.py runs it and the batches
+        in a worker thread, one read at a time, and hands the results to show_changes/show_more."""
         ids = self._watch.take()
         if ids is None:
-            return Changes(everything=self._source.incidents())
+            if not batched:
+                return Changes(everything=self._source.incidents())
+            batches = self._source.urgent_first()
+            return Changes(everything=next(batches), more=batches)
         found = self._source.views(ids) if ids else {}
         return Changes(changed=found, gone=frozenset(ids.difference(found)))
 
@@ -238,18 +246,17 @@ class MainWindow(QMainWindow):
     def show_changes(self, changes: Changes) -> None:
         """Show what a read found: only the rows that changed are touched."""
         selected = self.selected_id()
-        if changes.everything is not None:
+        if changes.everything is not None and changes.more is None:
             self.model.update(changes.everything)
+        elif changes.everything is not None:  # the first batch: the rest comes through show_more
+            self._loaded = {view.id for view in changes.everything}
+            self.model.upsert(changes.everything)
         else:
             if changes.gone:
                 self.model.remove(changes.gone)
             if changes.changed:
                 self.model.upsert(changes.changed.values())
-        opened, waiting = self.model.counts()
-        # counts in the title, where the taskbar and the window list show them
-        self.setWindowTitle(
-            f"Responder Console — {opened} open, {waiting} high unacknowledged — {self._user}"
-        )
+        self._counted()
         if self.selected_id() is None and self.proxy.rowCount():
             self.table.selectRow(0)  # something to act on at once: the most urgent incident
         self._update_services()
@@ -259,6 +266,29 @@ class MainWindow(QMainWindow):
             or (changes.changed is not None and selected in changes.changed)
         ):
             self._show_detail()
+
+    def show_more(self, rows: PreparedRows) -> None:
+        """A further batch of a full read, its rows made by IncidentTableModel.prepare()."""
+        self.model.upsert(rows)
+        if self._loaded is not None:
+            self._loaded.update(rows.ids())
+            self.statusBar().showMessage(f"Loading incidents: {self.model.rowCount():,}…")
+        self._counted()
+
+    def all_shown(self) -> None:
+        """A full read in batches is complete: rows it did not find are gone."""
+        if self._loaded is not None:
+            self.model.remove(self.model.known_ids() - self._loaded)
+            self._loaded = None
+            self.statusBar().clearMessage()
+        self._counted()
+
+    def _counted(self) -> None:
+        opened, waiting = self.model.counts()
+        # counts in the title, where the taskbar and the window list show them
+        self.setWindowTitle(
+            f"Responder Console — {opened} open, {waiting} high unacknowledged — {self._user}"
+        )
 
     def _update_services(self) -> None:
         names = [name for _, name in self._source.services()]

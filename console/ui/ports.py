@@ -3,7 +3,7 @@ objects (the replica, the sync engine), and tests hand in the same ones."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from console.domain.ops import OpType
@@ -20,6 +20,8 @@ class IncidentSource(Protocol):
     """The local replica with the person's unsynced ops folded in (console.store.replica.Replica)."""
 
     def incidents(self, *, statuses: Iterable[str] | None = None, text: str = "") -> list[IncidentView]: ...
+
+    def urgent_first(self, *, first: int = ..., batch: int = ...) -> Iterator[list[IncidentView]]: ...
 
     def views(self, incident_ids: Iterable[str]) -> dict[str, IncidentView]: ...
 
