@@ -6,16 +6,18 @@ the person did since lives in the outbox and is folded over the replica when rea
 simply disappears from view, and comparing a replica with the server is comparing rows.
 Times are ISO 8601 text with their UTC offset, as the server sends them: a first sync stores
 hundreds of thousands of them without parsing one.
+
+SQLAlchemy Core tables, not ORM classes: nothing here maps objects, and the ORM's import and
+declarative set-up were a third of a second of every console start.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -36,148 +38,152 @@ class IsoTime(TypeDecorator[datetime]):
         return None if value is None else datetime.fromisoformat(value)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: IsoTime(),
-        dict[str, Any]: JSON(),
-        list[Any]: JSON(),
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
     }
+)
 
 
-class ServiceRow(Base):
-    __tablename__ = "services"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(Text)
-    parent_id: Mapped[int | None]
-    seq: Mapped[int]
+def _text(name: str, **options: Any) -> Column[Any]:
+    return Column(name, Text, nullable=options.pop("nullable", False), **options)
 
 
-class UserRow(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(Text)
-    seq: Mapped[int]
+def _int(name: str, **options: Any) -> Column[Any]:
+    return Column(name, Integer, nullable=options.pop("nullable", False), **options)
 
 
-class IncidentRow(Base):
-    __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_created_at", "created_at"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    number: Mapped[int]
-    service_id: Mapped[int]
-    title: Mapped[str] = mapped_column(Text)
-    priority: Mapped[str] = mapped_column(String(10))
-    category: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    epoch: Mapped[int]
-    alert_count: Mapped[int]
-    open_alerts: Mapped[int]
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-    acknowledged_at: Mapped[datetime | None]
-    resolved_at: Mapped[datetime | None]
-    assignee: Mapped[str | None] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text)
-    snoozed_until: Mapped[datetime | None]
-    clocks: Mapped[dict[str, Any]]
-    seq: Mapped[int]
+def _time(name: str, *, nullable: bool = False) -> Column[Any]:
+    return Column(name, IsoTime(), nullable=nullable)
 
 
-class AlertRow(Base):
-    __tablename__ = "alerts"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    incident_id: Mapped[str] = mapped_column(String(36), index=True)
-    service_id: Mapped[int]
-    dedup_key: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))
-    summary: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(Text)
-    severity: Mapped[str | None] = mapped_column(String(10))
-    priority: Mapped[str] = mapped_column(String(10))
-    component: Mapped[str | None] = mapped_column(Text)
-    group_name: Mapped[str | None] = mapped_column(Text)
-    class_name: Mapped[str | None] = mapped_column(Text)
-    labels: Mapped[dict[str, Any]]
-    details: Mapped[dict[str, Any]]
-    links: Mapped[list[Any]]
-    repeat_count: Mapped[int]
-    first_seen: Mapped[datetime]
-    last_seen: Mapped[datetime]
-    acknowledged_at: Mapped[datetime | None]
-    resolved_at: Mapped[datetime | None]
-    seq: Mapped[int]
+def _json(name: str) -> Column[Any]:
+    return Column(name, JSON, nullable=False)
 
 
-class TimelineRow(Base):
-    __tablename__ = "timeline"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    incident_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    service_id: Mapped[int]
-    at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(30))
-    actor: Mapped[str] = mapped_column(Text)
-    body: Mapped[dict[str, Any]]
-    seq: Mapped[int]
+def _str(name: str, length: int, **options: Any) -> Column[Any]:
+    return Column(name, String(length), nullable=options.pop("nullable", False), **options)
 
 
-class OutboxRow(Base):
-    """One op a person made here, from the moment it was made until the server has processed it;
-    kept afterwards with its result, so a rejection stays visible with its reason."""
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    _text("name"),
+    _int("parent_id", nullable=True),
+    _int("seq"),
+)
 
-    __tablename__ = "outbox"
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    _text("name"),
+    _text("role"),
+    _int("seq"),
+)
 
-    client_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    op_id: Mapped[str] = mapped_column(String(36), unique=True)
-    type: Mapped[str] = mapped_column(String(30))
-    entity_id: Mapped[str] = mapped_column(String(36), index=True)
-    args: Mapped[dict[str, Any]]
-    hlc: Mapped[str] = mapped_column(String(80))
-    base_epoch: Mapped[int]
-    schema_version: Mapped[int]  # of the console that made it: an upgraded console still sends it as made
-    state: Mapped[str] = mapped_column(String(10), index=True)  # pending | applied | noop | rejected
-    reason: Mapped[str] = mapped_column(Text, default="")
-    result_seq: Mapped[int | None]  # the server's change-log seq that holds its effect
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime]
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _int("number"),
+    _int("service_id"),
+    _text("title"),
+    _str("priority", 10),
+    _text("category"),
+    _str("status", 20, index=True),
+    _int("epoch"),
+    _int("alert_count"),
+    _int("open_alerts"),
+    _time("created_at"),
+    _time("updated_at"),
+    _time("acknowledged_at", nullable=True),
+    _time("resolved_at", nullable=True),
+    _text("assignee", nullable=True),
+    _text("description"),
+    _time("snoozed_until", nullable=True),
+    _json("clocks"),
+    _int("seq"),
+    Index("ix_incidents_created_at", "created_at"),
+)
 
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _str("incident_id", 36, index=True),
+    _int("service_id"),
+    _text("dedup_key"),
+    _str("status", 20),
+    _text("summary"),
+    _text("source"),
+    _str("severity", 10, nullable=True),
+    _str("priority", 10),
+    _text("component", nullable=True),
+    _text("group_name", nullable=True),
+    _text("class_name", nullable=True),
+    _json("labels"),
+    _json("details"),
+    _json("links"),
+    _int("repeat_count"),
+    _time("first_seen"),
+    _time("last_seen"),
+    _time("acknowledged_at", nullable=True),
+    _time("resolved_at", nullable=True),
+    _int("seq"),
+)
 
-class SyncStateRow(Base):
-    """One row: who this console is and how far it has synced."""
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _str("incident_id", 36, nullable=True, index=True),
+    _int("service_id"),
+    _time("at"),
+    _str("kind", 30),
+    _text("actor"),
+    _json("body"),
+    _int("seq"),
+)
 
-    __tablename__ = "sync_state"
+# One op a person made here, from the moment it was made until the server has processed it; kept
+# afterwards with its result, so a rejection stays visible with its reason.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("client_seq", Integer, primary_key=True, autoincrement=True),
+    _str("op_id", 36, unique=True),
+    _str("type", 30),
+    _str("entity_id", 36, index=True),
+    _json("args"),
+    _str("hlc", 80),
+    _int("base_epoch"),
+    _int("schema_version"),  # of the console that made it: an upgraded console still sends it as made
+    _str("state", 10, index=True),  # pending | applied | noop | rejected
+    _text("reason", default=""),
+    _int("result_seq", nullable=True),  # the server's change-log seq that holds its effect
+    _int("attempts", default=0),
+    _text("last_error", default=""),
+    _time("created_at"),
+)
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    client_id: Mapped[str] = mapped_column(String(36))
-    server_url: Mapped[str] = mapped_column(Text, default="")
-    user_name: Mapped[str] = mapped_column(Text, default="")
-    cursor: Mapped[str] = mapped_column(Text, default="")
-    page_seq: Mapped[int] = mapped_column(Integer, default=-1)  # every server change up to it is here
-    last_seq: Mapped[int] = mapped_column(Integer, default=-1)  # the server's newest, when last heard
-    hlc: Mapped[str] = mapped_column(String(80), default="")
-    last_sync_at: Mapped[datetime | None]
-
-
-services = cast(Table, ServiceRow.__table__)
-users = cast(Table, UserRow.__table__)
-incidents = cast(Table, IncidentRow.__table__)
-alerts = cast(Table, AlertRow.__table__)
-timeline = cast(Table, TimelineRow.__table__)
-outbox = cast(Table, OutboxRow.__table__)
-sync_state = cast(Table, SyncStateRow.__table__)
+# One row: who this console is and how far it has synced.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    _str("client_id", 36),
+    _text("server_url", default=""),
+    _text("user_name", default=""),
+    _text("cursor", default=""),
+    _int("page_seq", default=-1),  # every server change up to it is here
+    _int("last_seq", default=-1),  # the server's newest, when last heard
+    _str("hlc", 80, default=""),
+    _time("last_sync_at", nullable=True),
+)
 
 REPLICA_TABLES: dict[str, Table] = {
     "services": services,

@@ -21,7 +21,7 @@ from console.domain.ops import OpRejected, OpType
 from console.domain.status import Rank
 from console.store.database import HEAD, MIGRATIONS
 from console.store.replica import NotFound, Replica
-from console.store.tables import Base
+from console.store.tables import metadata as replica_metadata
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 INCIDENT_COLUMNS = [
@@ -181,7 +181,7 @@ def test_the_outbox_and_replica_survive_a_restart_on_the_same_file(replica: Repl
 
 def test_the_console_migrations_build_the_declared_schema(replica: Replica) -> None:
     with replica._engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert compare_metadata(MigrationContext.configure(conn), replica_metadata) == []
 
 
 def test_the_known_head_is_alembics_head() -> None:

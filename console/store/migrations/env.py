@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from console.store.tables import Base
+from console.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=True,  # SQLite can only change a table by copying it
     compare_type=True,
 )
