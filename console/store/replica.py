@@ -246,8 +246,15 @@ class Replica:
                 .offset(KEEP_DONE_OPS)
                 .limit(1)
             ).scalar()
-            if done is not None:
-                conn.execute(delete(outbox).where(outbox.c.state != "pending", outbox.c.client_seq <= done))
+            if done is not None:  # but not an op whose effect the replica does not show yet
+                page_seq = select(sync_state.c.page_seq).scalar_subquery()
+                conn.execute(
+                    delete(outbox).where(
+                        outbox.c.state != "pending",
+                        outbox.c.client_seq <= done,
+                        or_(outbox.c.result_seq.is_(None), outbox.c.result_seq <= page_seq),
+                    )
+                )
         self._changed(touched)  # a rejected op is no longer folded in; an applied one is marked
 
     def record_failure(self, client_seqs: Sequence[int], error: str) -> None:
