@@ -259,13 +259,13 @@ class TimedClient(SyncClient):
 
 
 class TimedReplica(Replica):
-    """Replica recording each apply_page (in the engine's worker thread); with `watch` set, the commit
+    """Replica recording each apply_page (in the engine's worker thread); with `probe_prefix` set, the commit
     time and seq of every incident whose title starts with it."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.applies: list[ApplyTiming] = []
-        self.watch = ""
+        self.probe_prefix = ""
         self.seen: dict[str, tuple[float, int, str]] = {}  # title → (committed, seq, page cursor)
 
     def apply_page(self, page: Mapping[str, Any]) -> int:
@@ -273,14 +273,15 @@ class TimedReplica(Replica):
         written = super().apply_page(page)
         done = time.monotonic()
         self.applies.append(ApplyTiming(str(page.get("cursor", "")), started, done, written))
-        if self.watch:
+        if self.probe_prefix:
             table = page.get("tables", {}).get("incidents")
             if table:
                 columns = table["columns"]
                 title_at, seq_at = columns.index("title"), columns.index("seq")
+                seen = self.seen
                 for row in table["rows"]:
                     title = row[title_at]
-                    if isinstance(title, str) and title.startswith(self.watch) and title not in self.seen:
+                    if isinstance(title, str) and title.startswith(self.probe_prefix) and title not in seen:
                         self.seen[title] = (done, int(row[seq_at]), str(page.get("cursor", "")))
         return written
 
@@ -992,7 +993,7 @@ class Bench:
         count = max(1, round(rate * args.latency_seconds))
         keys = [f"{prefix}{i}" for i in range(count)]
         replica.seen.clear()
-        replica.watch = prefix
+        replica.probe_prefix = prefix
         pulls_before, applies_before = len(client.pulls), len(replica.applies)
         spec = {
             "port": self.server.process.port,
@@ -1009,7 +1010,7 @@ class Bench:
                 await asyncio.sleep(0.01)
             wall = time.monotonic() - started
         client_cores = (cpu_self() - cpu_before) / wall
-        replica.watch = ""
+        replica.probe_prefix = ""
         seen = dict(replica.seen)
         records = {r[0]: r for r in out["records"]}  # key → (key, due, sent, answered, status)
         pulls = {p.next_cursor: p for p in client.pulls[pulls_before:]}

@@ -48,7 +48,6 @@ import threading  # noqa: E402
 from array import array  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
@@ -893,7 +892,6 @@ class Run:
         print_attribution(s["attribution"])
 
     def filter_anatomy(self, timed: Callable[..., tuple[Any, float]]) -> dict[str, float]:
-        from PySide6.QtCore import QModelIndex
 
         from console.ui.incident_model import IncidentFilter
 
@@ -907,8 +905,6 @@ class Run:
         bare.set_priority("high")
         bare.rowCount()
         _, out["f_bare_s"] = timed(lambda: remap(bare))
-        accepts, parent, rows = bare.filterAcceptsRow, QModelIndex(), window.model.rowCount()
-        _, out["f_body_s"] = timed(lambda: [accepts(row, parent) for row in range(rows)])
         _, out["f_judge_s"] = timed(bare._judge_all)
         bare.clear()
         _, out["f_none_s"] = timed(lambda: remap(bare))
@@ -978,11 +974,9 @@ class Run:
     # 5. anatomy (after the figures; on the UI thread on purpose)
 
     async def anatomy(self) -> None:
-        from sqlalchemy import select
 
         import console.store.replica as store
         from console.domain.views import IncidentView
-        from console.store.tables import incidents, services, sync_state
 
         await self.quiet()
         window = self.window
@@ -1011,36 +1005,17 @@ class Run:
         out["rows"] = n = len(views)
 
         def read_pieces() -> None:
-            engine = replica._engine
-            query = select(incidents, services.c.name.label("service_name")).outerjoin(
-                services, services.c.id == incidents.c.service_id
-            )
-            with engine.connect() as conn:
+            with replica._engine.connect() as conn:
                 pending, out["unconfirmed_s"] = timed(lambda: store._unconfirmed(conn))
-                rows, out["sql_rows_s"] = timed(lambda: list(conn.execute(query)))
-                names = store._service_names(conn)
-                actor = conn.execute(select(sync_state.c.user_name)).scalar_one()
+                confirmed, out["confirmed_s"] = timed(lambda: store._confirmed(conn))
+                actor = store._actor(conn)
+                _, out["fold_s"] = timed(lambda: store._fold(conn, confirmed, pending, actor))
             raw = sqlite3.connect(f"file:{replica.path}?mode=ro", uri=True)
             try:
-                columns = ", ".join(f"i.{c.name}" for c in incidents.columns)
-                sql = f"SELECT {columns}, s.name FROM incidents i LEFT JOIN services s ON s.id = i.service_id"
-                raw_rows, out["sqlite3_raw_s"] = timed(lambda: raw.execute(sql).fetchall())
+                _, out["sqlite3_raw_s"] = timed(lambda: raw.execute(store._READ).fetchall())
             finally:
                 raw.close()
-            at = list(incidents.columns.keys()).index("created_at")
-            iso = [r[at] for r in raw_rows]
-            _, seconds = timed(lambda: [datetime.fromisoformat(text) for text in iso])
-            out["fromisoformat_per_call_us"] = seconds / max(len(iso), 1) * 1e6
-            made, out["incident_s"] = timed(lambda: [store._incident(r) for r in rows])
-            _, out["incident_view_s"] = timed(lambda: [IncidentView(i, "x") for i in made])
-            folded, out["fold_s"] = timed(lambda: store._fold(rows, pending, names, actor))
-
-            def order() -> list[Any]:
-                listed = list(folded.values())
-                listed.sort(key=lambda v: (v.incident.created_at, v.incident.id), reverse=True)
-                return listed
-
-            _, out["sort_s"] = timed(order)
+            _, out["urgent_first_s"] = timed(lambda: next(replica.urgent_first()))
 
         read_pieces()
 
@@ -1084,24 +1059,11 @@ class Run:
             f"({a['incidents_s'] * us:.1f} µs/row):"
         )
         say(
-            f"        SELECT incidents + service name, rows materialized by SQLAlchemy "
-            f"{a['sql_rows_s']:.2f} s "
-            f"({a['sql_rows_s'] * us:.1f} µs/row); the same SELECT in plain sqlite3 "
-            f"{a['sqlite3_raw_s']:.2f} s "
-            f"({a['sqlite3_raw_s'] * us:.1f} µs/row)"
-        )
-        say(
-            f"          the difference is SQLAlchemy's result processing: IsoTime.process_result_value "
-            f"(datetime.fromisoformat {a['fromisoformat_per_call_us']:.2f} µs a call, 2-5 a row), JSON "
-            f"clocks "
-            f"(orjson.loads), Row objects"
-        )
-        say(
-            f"        _fold {a['fold_s']:.2f} s ({a['fold_s'] * us:.1f} µs/row): _incident() "
-            f"{a['incident_s']:.2f} s ({a['incident_s'] * us:.1f} µs/row: Incident(...) of 20 fields, "
-            f"Priority(), Status(), Rank.from_label()), IncidentView() {a['incident_view_s'] * us:.1f} "
-            f"µs/row; "
-            f"_unconfirmed {a['unconfirmed_s'] * 1000:.0f} ms; sort newest first {a['sort_s'] * 1000:.0f} ms"
+            f"        of it: the SELECT in sqlite3 {a['sqlite3_raw_s']:.2f} s "
+            f"({a['sqlite3_raw_s'] * us:.1f} µs/row); rows to IncidentViews (_confirmed) "
+            f"{a['confirmed_s']:.2f} s ({a['confirmed_s'] * us:.1f} µs/row); folding unsynced ops "
+            f"{a['fold_s'] * 1000:.0f} ms; _unconfirmed {a['unconfirmed_s'] * 1000:.0f} ms; the first "
+            f"batch of urgent_first() (what start-up waits for) {a['urgent_first_s'] * 1000:.0f} ms"
         )
         parts = a["show_views_parts_s"]
         pieces = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
@@ -1126,19 +1088,10 @@ class Run:
             f"{a['frozen_collect_s'] * 1000:.0f} ms"
         )
         say(
-            f"      filter anatomy ('priority: high' re-applied, {n:,} rows): the window's "
-            f"proxy.invalidate() "
+            f"      filter anatomy ('priority: high' re-applied, {n:,} rows): the window's proxy "
             f"{a['f_window_s'] * 1000:.0f} ms; the same on a proxy with no view {a['f_bare_s'] * 1000:.0f} "
-            f"ms; of "
-            f"that, filterAcceptsRow's Python body called {n:,} times from Python "
-            f"{a['f_body_s'] * 1000:.0f} ms "
-            f"({a['f_body_s'] * us:.2f} µs/row), the verdict pass (_judge_all) {a['f_judge_s'] * 1000:.0f} "
-            f"ms, "
-            f"the rest (Qt re-mapping, C++ -> Python dispatch of {n:,} virtual calls) "
-            f"{(a['f_bare_s'] - a['f_body_s'] - a['f_judge_s']) * 1000:.0f} ms "
-            f"({(a['f_bare_s'] - a['f_body_s'] - a['f_judge_s']) * us:.2f} µs/row); with no filter (every "
-            f"row "
-            f"accepted without a Python call) {a['f_none_s'] * 1000:.0f} ms"
+            f"ms, of which the verdict pass (_judge_all) {a['f_judge_s'] * 1000:.0f} ms; with no filter "
+            f"{a['f_none_s'] * 1000:.0f} ms"
         )
         say(
             f"      what an incremental refresh would cost, with code that exists: Replica._views(conn, "
