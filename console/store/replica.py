@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from console.domain.clock import Hlc, HybridClock
@@ -332,20 +332,28 @@ class Replica:
         top of its list at once. Each batch is its own read; what changes meanwhile, a ChangeWatch
         taken before the first batch has marked."""
         with self._engine.connect() as conn:
-            order = list(conn.exec_driver_sql(_URGENCY_ORDER).scalars())
-            # reported here and not synced yet: no row, so not in the order; they join the first batch
+            # Incidents with ops not confirmed yet are ordered by their rows, not by what those ops
+            # made of them (reported here: no row at all): they lead the first batch instead.
             acted_on = list(_unconfirmed(conn))
-            rowed = set(conn.execute(select(incidents.c.id).where(incidents.c.id.in_(acted_on))).scalars())
-            reported = [incident_id for incident_id in acted_on if incident_id not in rowed]
-        start, size = 0, first
-        while start < len(order) or start == 0:
+            skipped = set(
+                conn.execute(
+                    select(text("rowid")).select_from(incidents).where(incidents.c.id.in_(acted_on))
+                ).scalars()
+            )
+            ordered = conn.exec_driver_sql(_URGENCY_ORDER).scalars()
+            order = [rowid for rowid in ordered if rowid not in skipped]
+        start, size, leading = 0, first, acted_on
+        while True:
             part = order[start : start + size]
             with self._engine.connect() as conn:
                 confirmed = _confirmed(conn, rowids=part)
-                pending = _unconfirmed(conn, list(confirmed) + (reported if start == 0 else []))
+                confirmed.update(_confirmed(conn, ids=leading))
+                pending = _unconfirmed(conn, leading + list(confirmed))
                 views = _fold(conn, confirmed, pending, _actor(conn))
             yield sorted(views.values(), key=_urgency)
-            start, size = start + size, batch
+            start, size, leading = start + size, batch, []
+            if start >= len(order):
+                return
 
     def views(self, incident_ids: Iterable[str]) -> dict[str, IncidentView]:
         """These incidents as this console sees them; an id missing from the answer is gone."""
