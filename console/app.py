@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the window's modules load Qt: imported when run() runs, not
     from console.session import Session
     from console.sync.state import SyncView
     from console.ui.incident_model import PreparedRows
+    from console.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -103,50 +104,15 @@ async def _window(
     )
     window.resize(1280, 800)
     window.show()
-    # The replica is read in a worker thread, one read at a time, and only the incidents that
-    # changed: at most twice a second for sync rounds however many a storm brings, at once after
-    # the person acted. A full read (the first) comes in batches, the most urgent first, so the
-    # window is usable while 100,000 incidents load.
-    reading: set[asyncio.Task[None]] = set()
-    again = False
-
-    async def read_replica() -> None:
-        nonlocal again
-        again = True
-        while again:
-            again = False
-            changes = await asyncio.to_thread(window.read_changes, batched=True)
-            window.show_changes(changes)
-            if changes.more is not None:
-                while (batch := await asyncio.to_thread(_prepared, changes.more)) is not None:
-                    window.show_more(batch)
-                    # What is loaded lives as long as the window: out of the collector's full
-                    # passes, which took 0.2-0.5 s each with 100,000 incidents, holding the GIL.
-                    gc.freeze()
-                window.all_shown()
-
-    def reread() -> None:
-        nonlocal again
-        if reading:
-            again = True  # the running read goes round once more
-            return
-        task = asyncio.ensure_future(read_replica())
-        reading.add(task)
-        task.add_done_callback(reading.discard)
-
-    window.request_refresh = reread
-    reread()  # the first read
-    refresh = QTimer(window)
-    refresh.setSingleShot(True)
-    refresh.setInterval(500)
-    refresh.timeout.connect(reread)
+    reader = _Reader(window)
+    window.request_refresh = reader.request
+    reader.request()  # the first read
 
     client = SyncClient(session.base_url, session.token, replica.state().client_id)
 
     def changed(view: SyncView) -> None:
         window.set_sync_view(view)
-        if not refresh.isActive():
-            refresh.start()
+        reader.request()
 
     engine = SyncEngine(replica, client, on_change=changed)
     window.acted.connect(engine.wake)
@@ -171,8 +137,7 @@ async def _window(
 
         async def shoot() -> None:
             await asyncio.sleep(after)
-            while reading:  # one reader at a time
-                await asyncio.sleep(0.05)
+            await reader.idle()
             window.refresh()
             if window.proxy.rowCount():
                 window.table.selectRow(0)
@@ -189,6 +154,50 @@ async def _window(
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.aclose()
     return 0
+
+
+class _Reader:
+    """Reads the replica for the window in a worker thread: one read at a time, at most one per
+    MIN_GAP, and only the incidents that changed since the last (ChangeWatch). A change after a
+    quiet spell is read at once; a storm's changes are taken together. A full read (the first)
+    comes in batches, the most urgent first, so the window is usable while 100,000 load."""
+
+    MIN_GAP = 0.1  # seconds between reads: bounds the UI thread's share in a storm
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._last = 0.0
+
+    def request(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True  # the running read goes round once more
+            return
+        self._task = asyncio.ensure_future(self._read())
+
+    async def idle(self) -> None:
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        window = self._window
+        self._again = True
+        while self._again:
+            self._again = False
+            if (wait := self._last + self.MIN_GAP - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            changes = await asyncio.to_thread(window.read_changes, batched=True)
+            window.show_changes(changes)
+            if changes.more is not None:
+                while (batch := await asyncio.to_thread(_prepared, changes.more)) is not None:
+                    window.show_more(batch)
+                    # What is loaded lives as long as the window: out of the collector's full
+                    # passes, which took 0.2-0.5 s each with 100,000 incidents, holding the GIL.
+                    gc.freeze()
+                window.all_shown()
+            self._last = loop.time()
 
 
 def _prepared(batches: Iterator[list[IncidentView]]) -> PreparedRows | None:

@@ -245,6 +245,8 @@ class MainWindow(QMainWindow):
 
     def show_changes(self, changes: Changes) -> None:
         """Show what a read found: only the rows that changed are touched."""
+        if changes.everything is None and not changes.changed and not changes.gone:
+            return
         selected = self.selected_id()
         if changes.everything is not None and changes.more is None:
             self.model.update(changes.everything)
