@@ -26,10 +26,13 @@ if TYPE_CHECKING:  # the window's modules load Qt: imported when run() runs, not
     from PySide6.QtWidgets import QApplication
 
     from console.domain.views import IncidentView
+    from console.notify.alerting import Alerting
+    from console.notify.policy import AlertSettings, Command
+    from console.preferences import Preferences
     from console.session import Session
     from console.sync.state import SyncView
     from console.ui.incident_model import PreparedRows
-    from console.ui.main_window import MainWindow
+    from console.ui.main_window import Changes, MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -89,22 +92,58 @@ async def _window(
     from PySide6.QtCore import QTimer
 
     from console import preferences
+    from console.domain.errors import DomainError
+    from console.domain.ops import OpType
+    from console.notify.alerting import Alerting
+    from console.notify.policy import AlertPolicy
     from console.sync.client import SyncClient
     from console.sync.engine import SyncEngine
     from console.ui.main_window import MainWindow
 
     replica = session.replica
     label = f"embedded server {session.base_url}" if session.embedded else session.base_url
+    chosen = preferences.load(data_dir)
+
+    def acknowledge(incident_ids: tuple[str, ...]) -> None:
+        """From a notification's button: through the outbox like the window's, so offline too."""
+        for incident_id in incident_ids:
+            try:
+                replica.act(OpType.ACKNOWLEDGE, incident_id)
+            except DomainError as exc:  # acknowledged meanwhile, say: nothing to do
+                log.info("acknowledge %s from a notification: %s", incident_id, exc)
+        reader.request()
+        window.acted.emit()
+
+    def open_incident(incident_id: str) -> None:
+        window.showNormal()
+        window.raise_()
+        window.activateWindow()
+        window.select(incident_id)
+
+    alerting = Alerting(
+        AlertPolicy(session.user, _alert_settings(chosen)),
+        acknowledge=acknowledge,
+        open_incident=open_incident,
+    )
+
+    def save_preferences(new: Preferences) -> None:
+        preferences.save(data_dir, new)
+        alerting.carry_out(alerting.configure(_alert_settings(new)))
+
     window = MainWindow(
         replica,
         user=session.user,
         server_label=label,
-        preferences=preferences.load(data_dir),
-        save_preferences=lambda chosen: preferences.save(data_dir, chosen),
+        preferences=chosen,
+        save_preferences=save_preferences,
     )
     window.resize(1280, 800)
     window.show()
-    reader = _Reader(window)
+    await alerting.start()
+    reader = _Reader(window, alerting)
+    ticks = QTimer(window)  # re-notifications and the ends of snoozes
+    ticks.timeout.connect(lambda: alerting.carry_out(alerting.tick()))
+    ticks.start(10_000)
     window.request_refresh = reader.request
     reader.request()  # the first read
 
@@ -153,7 +192,19 @@ async def _window(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.aclose()
+        await alerting.aclose()
     return 0
+
+
+def _alert_settings(chosen: Preferences) -> AlertSettings:
+    from console.notify.policy import AlertSettings
+
+    return AlertSettings(
+        quiet_from=chosen.quiet_from,
+        quiet_until=chosen.quiet_until,
+        renotify_minutes=chosen.renotify_minutes,
+        sound_muted=chosen.muted,
+    )
 
 
 class _Reader:
@@ -164,8 +215,9 @@ class _Reader:
 
     MIN_GAP = 0.1  # seconds between reads: bounds the UI thread's share in a storm
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, alerting: Alerting) -> None:
         self._window = window
+        self._alerting = alerting
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._last = 0.0
@@ -188,24 +240,34 @@ class _Reader:
             self._again = False
             if (wait := self._last + self.MIN_GAP - loop.time()) > 0:
                 await asyncio.sleep(wait)
-            changes = await asyncio.to_thread(window.read_changes, batched=True)
+            changes, commands = await asyncio.to_thread(self._read_and_judge)
             window.show_changes(changes)
+            self._alerting.carry_out(commands)
             if changes.more is not None:
-                while (batch := await asyncio.to_thread(_prepared, changes.more)) is not None:
-                    window.show_more(batch)
+                while (batch := await asyncio.to_thread(self._next_batch, changes.more)) is not None:
+                    rows, commands = batch
+                    window.show_more(rows)
+                    self._alerting.carry_out(commands)
                     # What is loaded lives as long as the window: out of the collector's full
                     # passes, which took 0.2-0.5 s each with 100,000 incidents, holding the GIL.
                     gc.freeze()
                 window.all_shown()
             self._last = loop.time()
 
+    def _read_and_judge(self) -> tuple[Changes, list[Command]]:
+        """In the worker thread: the read, and what the alert policy makes of it."""
+        changes = self._window.read_changes(batched=True)
+        views = changes.everything if changes.everything is not None else (changes.changed or {}).values()
+        return changes, self._alerting.evaluate(views)
 
-def _prepared(batches: Iterator[list[IncidentView]]) -> PreparedRows | None:
-    """The next batch of a full read as table rows (made in the worker thread that reads it)."""
-    from console.ui.incident_model import IncidentTableModel
+    def _next_batch(self, batches: Iterator[list[IncidentView]]) -> tuple[PreparedRows, list[Command]] | None:
+        """In the worker thread: the next batch of a full read as table rows, and its alerts."""
+        from console.ui.incident_model import IncidentTableModel
 
-    batch = next(batches, None)
-    return None if batch is None else IncidentTableModel.prepare(batch)
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        return IncidentTableModel.prepare(batch), self._alerting.evaluate(batch)
 
 
 async def _demo(session: Session, data_dir: Path, db_url: str | None, stop: asyncio.Event) -> None:

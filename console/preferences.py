@@ -31,6 +31,7 @@ class Preferences:
     quiet_from: time | None = None  # low priority stays silent between these (local time)
     quiet_until: time | None = None
     responses: tuple[str, ...] = field(default=DEFAULT_RESPONSES)
+    renotify_minutes: int = 5  # a high-priority notification comes again this often while unacknowledged
 
     def quiet_at(self, now: time) -> bool:
         """Whether `now` falls in the quiet hours (which may span midnight)."""
@@ -61,6 +62,7 @@ def load(data_dir: Path) -> Preferences:
             muted=bool(given.get("muted", defaults.muted)),
             quiet_from=_time(given.get("quiet_from")),
             quiet_until=_time(given.get("quiet_until")),
+            renotify_minutes=max(0, min(120, int(given.get("renotify_minutes", defaults.renotify_minutes)))),
             responses=responses or defaults.responses,
         )
     except (TypeError, ValueError) as exc:

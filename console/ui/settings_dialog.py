@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSlider,
+    QSpinBox,
     QTimeEdit,
     QWidget,
 )
@@ -47,6 +48,12 @@ class SettingsDialog(QDialog):
             edit.setDisplayFormat("HH:mm")
             edit.setEnabled(self.quiet.isChecked())
             self.quiet.toggled.connect(edit.setEnabled)
+        self.renotify = QSpinBox()
+        self.renotify.setRange(0, 120)
+        self.renotify.setSuffix(" min")
+        self.renotify.setSpecialValueText("never")
+        self.renotify.setValue(preferences.renotify_minutes)
+        self.renotify.setToolTip("How often an unacknowledged high-priority notification comes back")
         self.responses = QPlainTextEdit("\n".join(preferences.responses))
         self.responses.setToolTip("One response a line; they are offered when you add a note (N)")
 
@@ -63,6 +70,7 @@ class SettingsDialog(QDialog):
         form.addRow("Signed in as", QLabel(user))
         form.addRow("Sound volume", sound)
         form.addRow("", hours)
+        form.addRow("Remind about high priority every", self.renotify)
         form.addRow("Note responses", self.responses)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -81,6 +89,7 @@ class SettingsDialog(QDialog):
             quiet_from=_time(self.quiet_from.time()) if quiet else None,
             quiet_until=_time(self.quiet_until.time()) if quiet else None,
             responses=responses or self._base.responses,
+            renotify_minutes=self.renotify.value(),
         )
 
 
