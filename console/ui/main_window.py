@@ -92,6 +92,7 @@ class Changes:
     more: Iterator[list[IncidentView]] | None = None
     changed: Mapping[str, IncidentView] | None = None
     gone: frozenset[str] = frozenset()
+    services: Sequence[str] | None = None  # the service names, when the read had a change
 
 
 class MainWindow(QMainWindow):
@@ -231,17 +232,21 @@ class MainWindow(QMainWindow):
         most urgent first and the rest in `more`). It only reads: app.py runs it and the batches
         in a worker thread, one read at a time, and hands the results to show_changes/show_more."""
         ids = self._watch.take()
+        if ids is not None and not ids:
+            return Changes(changed={})
+        services = [name for _, name in self._source.services()]
         if ids is None:
             if not batched:
-                return Changes(everything=self._source.incidents())
+                return Changes(everything=self._source.incidents(), services=services)
             batches = self._source.urgent_first()
-            return Changes(everything=next(batches), more=batches)
-        found = self._source.views(ids) if ids else {}
-        return Changes(changed=found, gone=frozenset(ids.difference(found)))
+            return Changes(everything=next(batches), more=batches, services=services)
+        found = self._source.views(ids)
+        return Changes(changed=found, gone=frozenset(ids.difference(found)), services=services)
 
     def show_views(self, views: Iterable[IncidentView]) -> None:
         """Show these incidents, all of them (the rows of others go)."""
-        self.show_changes(Changes(everything=list(views)))
+        services = [name for _, name in self._source.services()]
+        self.show_changes(Changes(everything=list(views), services=services))
 
     def show_changes(self, changes: Changes) -> None:
         """Show what a read found: only the rows that changed are touched."""
@@ -261,7 +266,8 @@ class MainWindow(QMainWindow):
         self._counted()
         if self.selected_id() is None and self.proxy.rowCount():
             self.table.selectRow(0)  # something to act on at once: the most urgent incident
-        self._update_services()
+        if changes.services is not None:
+            self._update_services(changes.services)
         if (
             changes.everything is not None
             or selected in changes.gone
@@ -292,10 +298,9 @@ class MainWindow(QMainWindow):
             f"Responder Console — {opened} open, {waiting} high unacknowledged — {self._user}"
         )
 
-    def _update_services(self) -> None:
-        names = [name for _, name in self._source.services()]
+    def _update_services(self, names: Sequence[str]) -> None:
         current = self.service_filter.currentText()
-        if [self.service_filter.itemText(i) for i in range(1, self.service_filter.count())] != names:
+        if [self.service_filter.itemText(i) for i in range(1, self.service_filter.count())] != list(names):
             self.service_filter.blockSignals(True)
             self.service_filter.clear()
             self.service_filter.addItem("all services")
