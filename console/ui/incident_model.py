@@ -448,14 +448,17 @@ class IncidentTableModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
+        return self.data_at(index.row(), index.column(), role)
+
+    def data_at(self, position: int, column: int, role: int = _DISPLAY) -> Any:
+        """data() by row and column: a proxy calls it without making a source index."""
+        row = self._rows[position]
         if role == _DISPLAY:
-            column = index.column()
             if column == _AGE:
                 return _age_text(self._now - row.created)
             return row.display[column]
         handler = self._roles.get(role)
-        return None if handler is None else handler(row, index.column())
+        return None if handler is None else handler(row, column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMN_COUNT:
@@ -1138,7 +1141,7 @@ class IncidentFilter(QAbstractProxyModel):
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
         if not index.isValid():
             return None
-        return self._model.data(self._model.index(self._shown[index.row()], index.column()), role)
+        return self._model.data_at(self._shown[index.row()], index.column(), role)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal:

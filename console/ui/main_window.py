@@ -136,9 +136,11 @@ class MainWindow(QMainWindow):
         self.table.setSortingEnabled(True)
         self.table.setWordWrap(False)
         header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
-        for column in (Column.PRIORITY, Column.NUMBER, Column.STATUS, Column.AGE, Column.UNSYNCED):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setResizeContentsPrecision(0)  # size by the visible rows: measuring 100k took ~1 s a filter
+        # The narrow columns are fitted to the rows in view once, when rows first come (_fit_columns),
+        # then the person's to resize: ResizeToContents measured them again on every change, a
+        # good part of the UI thread's time in an alert storm (tests/perf/bench_window.py).
+        header.setResizeContentsPrecision(0)  # size by the visible rows: measuring 100k took ~1 s
+        self._fitted = False
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
@@ -266,6 +268,8 @@ class MainWindow(QMainWindow):
         self._counted()
         if self.selected_id() is None and self.proxy.rowCount():
             self.table.selectRow(0)  # something to act on at once: the most urgent incident
+        if not self._fitted and self.proxy.rowCount():
+            self._fit_columns()
         if changes.services is not None:
             self._update_services(changes.services)
         if (
@@ -274,6 +278,23 @@ class MainWindow(QMainWindow):
             or (changes.changed is not None and selected in changes.changed)
         ):
             self._show_detail()
+
+    def _fit_columns(self) -> None:
+        """Fit the narrow columns to the rows in view, and to the widest text they can show."""
+        self._fitted = True
+        metrics = self.table.fontMetrics()
+        widest = {  # texts wider than the first rows may have (an icon and padding come on top)
+            Column.STATUS: "acknowledged ⟳",
+            Column.AGE: "59 min",
+            Column.UNSYNCED: "⟳ 99",
+            Column.NUMBER: "#9999",
+        }
+        header = self.table.horizontalHeader()
+        for column in (Column.PRIORITY, Column.NUMBER, Column.STATUS, Column.AGE, Column.UNSYNCED):
+            self.table.resizeColumnToContents(column)
+            if column in widest:
+                width = metrics.horizontalAdvance(widest[column]) + 2 * metrics.averageCharWidth()
+                header.resizeSection(column, max(header.sectionSize(column), width))
 
     def show_more(self, rows: PreparedRows) -> None:
         """A further batch of a full read, its rows made by IncidentTableModel.prepare()."""
