@@ -96,8 +96,7 @@ async def _window(
     from console.domain.ops import OpType
     from console.notify.alerting import Alerting
     from console.notify.policy import AlertPolicy
-    from console.sync.client import SyncClient
-    from console.sync.engine import SyncEngine
+    from console.sync.background import BackgroundSync
     from console.ui.main_window import MainWindow
 
     replica = session.replica
@@ -147,14 +146,20 @@ async def _window(
     window.request_refresh = reader.request
     reader.request()  # the first read
 
-    client = SyncClient(session.base_url, session.token, replica.state().client_id)
+    loop = asyncio.get_running_loop()
 
     def changed(view: SyncView) -> None:
         window.set_sync_view(view)
         reader.request()
 
-    engine = SyncEngine(replica, client, on_change=changed)
-    window.acted.connect(engine.wake)
+    sync = BackgroundSync(
+        replica,
+        session.base_url,
+        session.token,
+        on_change=lambda view: loop.call_soon_threadsafe(changed, view),
+    )
+    sync.start()
+    window.acted.connect(sync.wake)
     stop = asyncio.Event()
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -168,7 +173,7 @@ async def _window(
     signal.signal(signal.SIGTERM, lambda *_: last_window_closed())
     heartbeat = QTimer(window)
     heartbeat.start(250)
-    tasks = [asyncio.create_task(engine.run(), name="sync")]
+    tasks = []
     if demo:
         tasks.append(asyncio.create_task(_demo(session, data_dir, db_url, stop), name="demo"))
     if screenshot is not None:  # for the README: the window after a while, then quit
@@ -188,10 +193,9 @@ async def _window(
     try:
         await closed
     finally:
-        engine.stop()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await client.aclose()
+        await sync.stop()
         await alerting.aclose()
     return 0
 
