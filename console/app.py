@@ -96,7 +96,8 @@ async def _window(
     from console.domain.ops import OpType
     from console.notify.alerting import Alerting
     from console.notify.policy import AlertPolicy
-    from console.sync.background import BackgroundSync
+    from console.sync.client import SyncClient
+    from console.sync.engine import SyncEngine
     from console.ui.main_window import MainWindow
 
     replica = session.replica
@@ -146,20 +147,14 @@ async def _window(
     window.request_refresh = reader.request
     reader.request()  # the first read
 
-    loop = asyncio.get_running_loop()
+    client = SyncClient(session.base_url, session.token, replica.state().client_id)
 
     def changed(view: SyncView) -> None:
         window.set_sync_view(view)
         reader.request()
 
-    sync = BackgroundSync(
-        replica,
-        session.base_url,
-        session.token,
-        on_change=lambda view: loop.call_soon_threadsafe(changed, view),
-    )
-    sync.start()
-    window.acted.connect(sync.wake)
+    engine = SyncEngine(replica, client, on_change=changed)
+    window.acted.connect(engine.wake)
     stop = asyncio.Event()
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -173,7 +168,7 @@ async def _window(
     signal.signal(signal.SIGTERM, lambda *_: last_window_closed())
     heartbeat = QTimer(window)
     heartbeat.start(250)
-    tasks = []
+    tasks = [asyncio.create_task(engine.run(), name="sync")]
     if demo:
         tasks.append(asyncio.create_task(_demo(session, data_dir, db_url, stop), name="demo"))
     if screenshot is not None:  # for the README: the window after a while, then quit
@@ -193,9 +188,10 @@ async def _window(
     try:
         await closed
     finally:
+        engine.stop()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await sync.stop()
+        await client.aclose()
         await alerting.aclose()
     return 0
 

@@ -211,8 +211,7 @@ class Probe:
             start = time.monotonic()
             page = await pull(client, *args, **kwargs)
             rows = sum(len(t.get("rows", [])) for t in page.get("tables", {}).values())
-            main = threading.get_ident() == probe.main_ident  # the sync thread since BackgroundSync
-            probe.spans.append(Span("SyncClient.pull", start, time.monotonic(), main, rows))
+            probe.spans.append(Span("SyncClient.pull", start, time.monotonic(), True, rows))
             return page
 
         setattr(SyncClient, "pull", timed_pull)  # noqa: B010 (a method, replaced for the run)
