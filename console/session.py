@@ -21,7 +21,7 @@ from console.domain.errors import KnownFailure
 from console.store.replica import Replica
 from console.sync.client import TokenRefused
 from console.sync.credentials import TokenStore
-from console.sync.protocol import SCHEMA_HEADER, SCHEMA_VERSION
+from console.sync.wire import SCHEMA_HEADER, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from console.server.process import ServerProcess

@@ -12,7 +12,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from console.domain.errors import KnownFailure
 from console.domain.views import OutboxOp
-from console.sync.protocol import DEFAULT_PULL, SCHEMA_HEADER, SCHEMA_VERSION
+from console.sync.wire import DEFAULT_PULL, SCHEMA_HEADER, SCHEMA_VERSION
 
 
 class Offline(KnownFailure):

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from console.domain.errors import KnownFailure
 from console.store.replica import Replica
 from console.sync.client import CursorExpired, Offline, ServerBusy, SyncClient, TokenRefused, UpgradeRequired
-from console.sync.protocol import MAX_PUSH
 from console.sync.state import Status, SyncView, offline_message
+from console.sync.wire import MAX_PUSH
 
 log = logging.getLogger(__name__)
 

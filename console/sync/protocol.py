@@ -17,16 +17,34 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = 1  # of the replica's shape and the ops a console sends
-OLDEST_SCHEMA = 1  # the oldest a server still takes
-SCHEMA_HEADER = "X-Responder-Schema"
-MAX_PUSH = 500  # ops in one push
-DEFAULT_PULL = 10_000  # rows in one pull page
-MAX_PULL = 50_000
+from console.sync.wire import (
+    DEFAULT_PULL,
+    MAX_PULL,
+    MAX_PUSH,
+    OLDEST_SCHEMA,
+    SCHEMA_HEADER,
+    SCHEMA_VERSION,
+    TABLES,
+    TOMBSTONES,
+)
 
-# Replicated tables, in the order a pull page lists them (also the tie-break of the cursor).
-TABLES = ("services", "users", "incidents", "alerts", "timeline")
-TOMBSTONES = "tombstones"  # rows deleted on the server: [entity, id] pairs
+__all__ = [
+    "DEFAULT_PULL",
+    "MAX_PULL",
+    "MAX_PUSH",
+    "OLDEST_SCHEMA",
+    "SCHEMA_HEADER",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "TOMBSTONES",
+    "OpResult",
+    "Poke",
+    "PullResponse",
+    "PushRequest",
+    "PushResponse",
+    "TableRows",
+    "WireOp",
+]
 
 
 class WireOp(BaseModel):
