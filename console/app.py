@@ -100,6 +100,10 @@ async def _window(
     from console.sync.engine import SyncEngine
     from console.ui.main_window import MainWindow
 
+    # Worker threads (replica reads, sync pages) hold the GIL in Python code; the UI thread gives
+    # it up around every Qt call and must wait a switch interval to get it back. 1 ms instead of
+    # 5 keeps a busy worker from turning a 20 ms UI callback into 200 (tests/perf/bench_window.py).
+    sys.setswitchinterval(0.001)
     replica = session.replica
     label = f"embedded server {session.base_url}" if session.embedded else session.base_url
     chosen = preferences.load(data_dir)
