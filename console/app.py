@@ -15,6 +15,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -26,8 +27,13 @@ if TYPE_CHECKING:  # the window's modules load Qt: imported when run() runs, not
     from PySide6.QtWidgets import QApplication
 
     from console.domain.views import IncidentView
+    from console.domain.views import IncidentView as _View
     from console.notify.alerting import Alerting
     from console.notify.policy import AlertSettings, Command
+    from console.notify.tray import Tray
+    from console.store.replica import Replica
+
+    _Waiting = tuple[list[_View], list[str]]
     from console.preferences import Preferences
     from console.session import Session
     from console.sync.state import SyncView
@@ -95,9 +101,12 @@ async def _window(
     from console.domain.errors import DomainError
     from console.domain.ops import OpType
     from console.notify.alerting import Alerting
-    from console.notify.policy import AlertPolicy
+    from console.notify.player import SoundPlayer
+    from console.notify.policy import AlertPolicy, Urgency
+    from console.notify.tray import Tray
     from console.sync.client import SyncClient
     from console.sync.engine import SyncEngine
+    from console.sync.state import Status
     from console.ui.main_window import MainWindow
 
     # Worker threads (replica reads, sync pages) hold the GIL in Python code; the UI thread gives
@@ -118,21 +127,32 @@ async def _window(
         reader.request()
         window.acted.emit()
 
-    def open_incident(incident_id: str) -> None:
+    def show_window() -> None:
         window.showNormal()
         window.raise_()
         window.activateWindow()
+
+    def open_incident(incident_id: str) -> None:
+        show_window()
         window.select(incident_id)
 
+    player = SoundPlayer(volume=chosen.volume / 100)
+    player.set_muted(chosen.muted)
     alerting = Alerting(
         AlertPolicy(session.user, _alert_settings(chosen)),
+        sounds=player.run,
         acknowledge=acknowledge,
         open_incident=open_incident,
     )
+    low_muted_until: datetime | None = None
 
     def save_preferences(new: Preferences) -> None:
         preferences.save(data_dir, new)
-        alerting.carry_out(alerting.configure(_alert_settings(new)))
+        player.set_volume(new.volume / 100)
+        player.set_muted(new.muted)
+        if tray is not None:
+            tray.set_sound_muted(new.muted)
+        alerting.carry_out(alerting.configure(_alert_settings(new, low_muted_until)))
 
     window = MainWindow(
         replica,
@@ -142,9 +162,34 @@ async def _window(
         save_preferences=save_preferences,
     )
     window.resize(1280, 800)
+    window.test_sound = lambda which: player.test_sound(Urgency(which))
+    player.problem.connect(lambda message: window.statusBar().showMessage(message, 15_000))
     window.show()
+    stop = asyncio.Event()
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def quit_console() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    tray = Tray(window) if Tray.available() else None
+    if tray is not None:
+        window.hide_on_close = True  # the tray's Quit ends the console
+
+        def mute_low(on: bool) -> None:
+            nonlocal low_muted_until
+            low_muted_until = tray.low_muted_until if on else None
+            alerting.carry_out(alerting.configure(_alert_settings(window.preferences, low_muted_until)))
+
+        tray.acknowledge.connect(lambda incident_id: acknowledge((incident_id,)))
+        tray.acknowledge_mine.connect(lambda ids: acknowledge(tuple(ids)))
+        tray.open_console.connect(show_window)
+        tray.mute_low.connect(mute_low)
+        tray.quit.connect(quit_console)
+        tray.set_sound_muted(chosen.muted)
+        tray.show()
     await alerting.start()
-    reader = _Reader(window, alerting)
+    reader = _Reader(window, alerting, replica, tray, session.user)
     ticks = QTimer(window)  # re-notifications and the ends of snoozes
     ticks.timeout.connect(lambda: alerting.carry_out(alerting.tick()))
     ticks.start(10_000)
@@ -155,21 +200,16 @@ async def _window(
 
     def changed(view: SyncView) -> None:
         window.set_sync_view(view)
+        reader.online = view.status is not Status.OFFLINE
+        reader.pending = view.pending
         reader.request()
 
     engine = SyncEngine(replica, client, on_change=changed)
     window.acted.connect(engine.wake)
-    stop = asyncio.Event()
-    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def last_window_closed() -> None:
-        if not closed.done():
-            closed.set_result(None)
-
-    app.lastWindowClosed.connect(last_window_closed)
-    # SIGTERM (a logout, a service manager) closes like the window's close button. Python runs its
-    # signal handlers only between bytecodes, so a quiet timer keeps the Qt loop passing through Python.
-    signal.signal(signal.SIGTERM, lambda *_: last_window_closed())
+    app.lastWindowClosed.connect(quit_console)
+    # SIGTERM (a logout, a service manager) quits like the tray's Quit. Python runs its signal
+    # handlers only between bytecodes, so a quiet timer keeps the Qt loop passing through Python.
+    signal.signal(signal.SIGTERM, lambda *_: quit_console())
     heartbeat = QTimer(window)
     heartbeat.start(250)
     tasks = [asyncio.create_task(engine.run(), name="sync")]
@@ -186,7 +226,7 @@ async def _window(
                 window.table.selectRow(0)
             window.grab().save(str(path))
             log.info("screenshot saved to %s", path)
-            window.close()
+            quit_console()
 
         tasks.append(asyncio.create_task(shoot(), name="screenshot"))
     try:
@@ -197,16 +237,20 @@ async def _window(
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.aclose()
         await alerting.aclose()
+        player.stop_high()
+        if tray is not None:
+            tray.hide()
     return 0
 
 
-def _alert_settings(chosen: Preferences) -> AlertSettings:
+def _alert_settings(chosen: Preferences, low_muted_until: datetime | None = None) -> AlertSettings:
     from console.notify.policy import AlertSettings
 
     return AlertSettings(
         quiet_from=chosen.quiet_from,
         quiet_until=chosen.quiet_until,
         renotify_minutes=chosen.renotify_minutes,
+        low_muted_until=low_muted_until,
         sound_muted=chosen.muted,
     )
 
@@ -219,9 +263,21 @@ class _Reader:
 
     MIN_GAP = 0.1  # seconds between reads: bounds the UI thread's share in a storm
 
-    def __init__(self, window: MainWindow, alerting: Alerting) -> None:
+    def __init__(
+        self,
+        window: MainWindow,
+        alerting: Alerting,
+        replica: Replica,
+        tray: Tray | None = None,
+        user: str = "",
+    ) -> None:
         self._window = window
+        self._replica = replica
         self._alerting = alerting
+        self._tray = tray
+        self._user = user
+        self.online = True  # as the sync engine last said, for the tray
+        self.pending = 0
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._last = 0.0
@@ -244,9 +300,10 @@ class _Reader:
             self._again = False
             if (wait := self._last + self.MIN_GAP - loop.time()) > 0:
                 await asyncio.sleep(wait)
-            changes, commands = await asyncio.to_thread(self._read_and_judge)
+            changes, commands, waiting = await asyncio.to_thread(self._read_and_judge)
             window.show_changes(changes)
             self._alerting.carry_out(commands)
+            self._show_in_tray(waiting)
             if changes.more is not None:
                 while (batch := await asyncio.to_thread(self._next_batch, changes.more)) is not None:
                     rows, commands = batch
@@ -256,13 +313,41 @@ class _Reader:
                     # passes, which took 0.2-0.5 s each with 100,000 incidents, holding the GIL.
                     gc.freeze()
                 window.all_shown()
+                self._show_in_tray(await asyncio.to_thread(self._waiting))
             self._last = loop.time()
 
-    def _read_and_judge(self) -> tuple[Changes, list[Command]]:
-        """In the worker thread: the read, and what the alert policy makes of it."""
+    def _read_and_judge(self) -> tuple[Changes, list[Command], _Waiting | None]:
+        """In the worker thread: the read, what the alert policy makes of it, and (when something
+        changed) what the tray lists."""
         changes = self._window.read_changes(batched=True)
         views = changes.everything if changes.everything is not None else (changes.changed or {}).values()
-        return changes, self._alerting.evaluate(views)
+        commands = self._alerting.evaluate(views)
+        changed = changes.everything is not None or bool(changes.changed) or bool(changes.gone)
+        return changes, commands, self._waiting() if changed else None
+
+    def _waiting(self) -> _Waiting | None:
+        """The newest unacknowledged incidents, and the ids of those assigned to this person."""
+        if self._tray is None:
+            return None
+        replica = self._replica
+        mine = replica.unacknowledged(1000, assignee=self._user) if self._user else []
+        return replica.unacknowledged(5), [view.id for view in mine]
+
+    def _show_in_tray(self, waiting: _Waiting | None) -> None:
+        from console.notify.tray import state_for, tooltip_for
+
+        tray = self._tray
+        if tray is None:
+            return
+        if waiting is not None:
+            newest, mine = waiting
+            tray.set_unacknowledged(newest, mine=mine)
+        opened, high = self._window.model.counts()
+        tray.set_state(
+            state_for(opened, high, online=self.online),
+            tooltip_for(opened, high, online=self.online, unsynced=self.pending),
+            offline=not self.online,
+        )
 
     def _next_batch(self, batches: Iterator[list[IncidentView]]) -> tuple[PreparedRows, list[Command]] | None:
         """In the worker thread: the next batch of a full read as table rows, and its alerts."""

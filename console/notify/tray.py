@@ -81,6 +81,15 @@ def _count(incidents: Iterable[IncidentView]) -> tuple[int, int]:
     return open_count, high
 
 
+def state_for(open_count: int, high_unacknowledged: int, *, online: bool) -> TrayState:
+    """tray_state from counts the caller keeps (the window's model counts 100,000 rows in C)."""
+    if high_unacknowledged:
+        return TrayState.HIGH_UNACKNOWLEDGED
+    if not online:
+        return TrayState.OFFLINE
+    return TrayState.LOW_OPEN if open_count else TrayState.ALL_CLEAR
+
+
 def tray_state(incidents: Iterable[IncidentView], *, online: bool) -> TrayState:
     """The state the tray icon shows; the precedence is the module docstring's (high first)."""
     anything_open = False
@@ -106,6 +115,11 @@ def tooltip_text(incidents: Iterable[IncidentView], *, online: bool, unsynced: i
     the incidents because some of them (a note on a closed incident) belong to none of these.
     """
     open_count, high = _count(incidents)
+    return tooltip_for(open_count, high, online=online, unsynced=unsynced)
+
+
+def tooltip_for(open_count: int, high: int, *, online: bool, unsynced: int = 0) -> str:
+    """tooltip_text from counts."""
     head = [f"{high} high unacknowledged"] if high else []
     if open_count:
         head.append(f"{open_count} open")
@@ -359,12 +373,14 @@ class Tray(QObject):
         self._offline = False
         self._tooltip = tooltip_text((), online=True)
         self._muted_until: datetime | None = None
+        self._sound_muted = False
         self._icon_key: tuple[TrayState, bool, bool] | None = None
         self._entries: tuple[_Entry, ...] | None = None  # None: never built
         self._more = 0
         self._mine: list[str] = []
         self._shown_actions: list[QAction] = []
         self._pending: list[IncidentView] | None = None  # given while the menu was open
+        self._pending_mine: list[str] | None = None
         self.rebuilds = 0  # how often the incident lines were made anew
 
         self._menu = QMenu()
@@ -433,13 +449,22 @@ class Tray(QObject):
         self._tooltip = tooltip
         self._refresh()
 
-    def set_unacknowledged(self, incidents: Sequence[IncidentView]) -> None:
-        """The person's unacknowledged incidents (the caller decides whose: assigned, paged);
-        anything acknowledged or done among them is left out."""
+    def set_unacknowledged(
+        self, incidents: Sequence[IncidentView], *, mine: Sequence[str] | None = None
+    ) -> None:
+        """The unacknowledged incidents to list (anything acknowledged or done among them is left
+        out); `mine`, the ids "Acknowledge all mine" acknowledges (assigned or paged to the person;
+        None: all of `incidents`)."""
         if self._menu.isVisible():  # a popup menu on screen; a D-Bus menu (SNI) is the panel's, never
             self._pending = list(incidents)  # visible here: it follows at once
+            self._pending_mine = None if mine is None else list(mine)
             return
-        self._apply_unacknowledged(incidents)
+        self._apply_unacknowledged(incidents, mine)
+
+    def set_sound_muted(self, muted: bool) -> None:
+        """All sound is off (the settings' mute): the icon's mute badge and the tooltip say so."""
+        self._sound_muted = muted
+        self._refresh()
 
     def set_low_muted_until(self, until: datetime | None) -> None:
         """Low priority is muted until then (None: not muted), as the settings say; not signalled."""
@@ -448,15 +473,17 @@ class Tray(QObject):
 
     # --- inside ---------------------------------------------------------------------------------
 
-    def _apply_unacknowledged(self, incidents: Iterable[IncidentView]) -> None:
+    def _apply_unacknowledged(
+        self, incidents: Iterable[IncidentView], mine: Sequence[str] | None = None
+    ) -> None:
         waiting = sorted(
             (v for v in incidents if v.incident.status.rank is Rank.TRIGGERED), key=_newest_first
         )
-        self._mine = [view.id for view in waiting]
-        mine_text = f"Acknowledge all mine ({len(waiting)})"
+        self._mine = [view.id for view in waiting] if mine is None else list(mine)
+        mine_text = f"Acknowledge all mine ({len(self._mine)})"
         if self._mine_action.text() != mine_text:
             self._mine_action.setText(mine_text)
-        self._mine_action.setEnabled(bool(waiting))
+        self._mine_action.setEnabled(bool(self._mine))
         entries = tuple(_entry(view) for view in waiting[: self._listed])
         more = len(waiting) - len(entries)
         if entries == self._entries and more == self._more:
@@ -509,7 +536,8 @@ class Tray(QObject):
         if self._pending is None or self._menu.isVisible():  # nothing waits, or open again
             return
         pending, self._pending = self._pending, None
-        self._apply_unacknowledged(pending)
+        mine, self._pending_mine = self._pending_mine, None
+        self._apply_unacknowledged(pending, mine)
 
     def _mute_chosen(self, checked: bool) -> None:
         self._muted_until = self._clock() + self._mute_for if checked else None
@@ -521,14 +549,15 @@ class Tray(QObject):
         remaining = None if self._muted_until is None else self._muted_until - self._clock()
         if remaining is not None and remaining <= timedelta(0):
             self._muted_until = remaining = None
-        muted = remaining is not None
+        low_muted = remaining is not None
+        muted = low_muted or self._sound_muted
         text = f"{MUTE_TEXT} ({_left(remaining)})" if remaining is not None else MUTE_TEXT
-        if self._mute_action.isChecked() != muted:
-            self._mute_action.setChecked(muted)
+        if self._mute_action.isChecked() != low_muted:
+            self._mute_action.setChecked(low_muted)
         if self._mute_action.text() != text:
             self._mute_action.setText(text)
-        if muted != self._mute_timer.isActive():
-            if muted:
+        if low_muted != self._mute_timer.isActive():
+            if low_muted:
                 self._mute_timer.start()
             else:
                 self._mute_timer.stop()
@@ -537,6 +566,8 @@ class Tray(QObject):
             self._icon_key = key
             self._icon.setIcon(tray_icon(self._state, offline=key[1], muted=muted))
         tooltip = self._tooltip
+        if self._sound_muted:
+            tooltip = f"{tooltip}\nSound muted (settings)"
         if remaining is not None:
             tooltip = f"{tooltip}\nLow priority muted, {_left(remaining)}"
         if self._icon.toolTip() != tooltip:

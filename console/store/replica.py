@@ -355,6 +355,28 @@ class Replica:
             if start >= len(order):
                 return
 
+    def unacknowledged(self, limit: int, *, assignee: str | None = None) -> list[IncidentView]:
+        """Triggered incidents as this console sees them (an acknowledgement made here counts),
+        high priority first, then newest; only those assigned to `assignee` if given."""
+        with self._engine.connect() as conn:
+            pending = _unconfirmed(conn)
+            query = select(incidents.c.id).where(incidents.c.status == Rank.TRIGGERED.label)
+            if assignee is not None:
+                query = query.where(incidents.c.assignee == assignee)
+            query = query.order_by(
+                (incidents.c.priority != Priority.HIGH.value), incidents.c.created_at.desc()
+            ).limit(limit + len(pending))  # some may be acknowledged here: read enough
+            ids = set(conn.execute(query).scalars()) | set(pending)
+            views = self._views(conn, list(ids))
+        waiting = [
+            view
+            for view in views.values()
+            if view.incident.status.rank is Rank.TRIGGERED
+            and (assignee is None or view.incident.assignee == assignee)
+        ]
+        waiting.sort(key=_urgency)
+        return waiting[:limit]
+
     def views(self, incident_ids: Iterable[str]) -> dict[str, IncidentView]:
         """These incidents as this console sees them; an id missing from the answer is gone."""
         with self._engine.connect() as conn:

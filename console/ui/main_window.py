@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         self.ask_settings: Callable[[], Preferences | None] = self._ask_settings
         # After an action; app.py makes it a read in a worker thread, tests keep it synchronous.
         self.request_refresh: Callable[[], None] = self.refresh
+        self.test_sound: Callable[[str], None] | None = None  # the settings' "test" buttons ("high"/"low")
+        self.hide_on_close = False  # with a tray icon, closing the window keeps the console running
 
         self.model = IncidentTableModel()
         self.proxy = IncidentFilter(self.model)
@@ -195,7 +197,9 @@ class MainWindow(QMainWindow):
         self.pending = QLabel("")
         self.last_sync = QLabel("")
         self.server = QLabel(server_label)
-        for label in (self.connection, self.pending, self.last_sync, self.server):
+        self.sound = QLabel("")
+        self.sound.setObjectName("soundState")
+        for label in (self.sound, self.connection, self.pending, self.last_sync, self.server):
             self.statusBar().addPermanentWidget(label)
 
         self.commands: dict[str, QAction] = {}
@@ -220,6 +224,7 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
             self.commands[name] = action
         self.proxy.set_statuses({"triggered", "acknowledged"})
+        self._show_sound_state()
         self.table.setFocus()  # keys act on the selected incident at once, not typed into the search
 
     # -- data in --
@@ -449,13 +454,31 @@ class MainWindow(QMainWindow):
         if chosen is None:
             return
         self.preferences = chosen
+        self._show_sound_state()
         try:
             self._save_preferences(chosen)
         except OSError as exc:  # a full or read-only disk: said, and the window keeps the new values
             self.statusBar().showMessage(f"Settings not saved: {exc}", 10_000)
 
+    def _show_sound_state(self) -> None:
+        self.sound.setText("🔇 Sound muted" if self.preferences.muted else "")
+        self.sound.setToolTip("Alert sounds are off (Settings)" if self.preferences.muted else "")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.hide_on_close:  # the tray icon stays; its menu quits
+            event.ignore()
+            self.hide()
+            return
+        super().closeEvent(event)
+
     def _ask_settings(self) -> Preferences | None:
-        dialog = SettingsDialog(self.preferences, server=self._server_label, user=self._user, parent=self)
+        dialog = SettingsDialog(
+            self.preferences,
+            server=self._server_label,
+            user=self._user,
+            test_sound=self.test_sound,
+            parent=self,
+        )
         return dialog.preferences() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def _status_chosen(self, text: str) -> None:

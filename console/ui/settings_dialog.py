@@ -3,6 +3,7 @@ low priority, and the ready-made note responses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 
 from PySide6.QtCore import Qt, QTime
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QPushButton,
     QSlider,
     QSpinBox,
     QTimeEdit,
@@ -25,7 +27,13 @@ from console.preferences import Preferences
 
 class SettingsDialog(QDialog):
     def __init__(
-        self, preferences: Preferences, *, server: str, user: str, parent: QWidget | None = None
+        self,
+        preferences: Preferences,
+        *,
+        server: str,
+        user: str,
+        test_sound: Callable[[str], None] | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -60,6 +68,15 @@ class SettingsDialog(QDialog):
         sound = QHBoxLayout()
         sound.addWidget(self.volume)
         sound.addWidget(self.muted)
+        self.test_buttons: dict[str, QPushButton] = {}
+        for which, text in (("high", "Test high"), ("low", "Test low")):
+            button = QPushButton(text)
+            button.setToolTip(f"Play the {which}-priority sound once")
+            button.setEnabled(test_sound is not None)
+            if test_sound is not None:
+                button.clicked.connect(lambda _checked=False, w=which: test_sound(w))
+            sound.addWidget(button)
+            self.test_buttons[which] = button
         hours = QHBoxLayout()
         hours.addWidget(self.quiet)
         hours.addWidget(self.quiet_from)
