@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QTime
 from pytestqt.qtbot import QtBot
 
@@ -66,4 +67,43 @@ def test_the_window_saves_settings_and_offers_the_responses(qtbot: QtBot, tmp_pa
     window.commands["settings"].trigger()
     assert saved == [chosen]
     assert window.preferences.responses == ("Paging the DBA.",)
+    replica.close()
+
+
+def test_renotify_minutes_round_trip_and_the_test_buttons_play(qtbot: QtBot, tmp_path: Path) -> None:
+    played: list[str] = []
+    dialog = SettingsDialog(Preferences(), server="s", user="ann", test_sound=played.append)
+    qtbot.addWidget(dialog)
+    assert dialog.renotify.value() == 5
+    dialog.renotify.setValue(0)  # never
+    assert dialog.renotify.text() == "never"
+    assert dialog.preferences().renotify_minutes == 0
+    dialog.test_buttons["high"].click()
+    dialog.test_buttons["low"].click()
+    assert played == ["high", "low"]
+    preferences.save(tmp_path, Preferences(renotify_minutes=15))
+    assert preferences.load(tmp_path).renotify_minutes == 15
+    without = SettingsDialog(Preferences(), server="s", user="ann")  # no player: nothing to test
+    qtbot.addWidget(without)
+    assert not without.test_buttons["high"].isEnabled()
+
+
+@pytest.mark.qt_log_ignore("does not support propagateSizeHints")  # the offscreen plugin, on show()
+def test_mute_shows_in_the_window_and_closing_hides_it_when_a_tray_keeps_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    replica = Replica(tmp_path / "replica.db")
+    window = MainWindow(replica, user="ann", server_label="embedded", preferences=Preferences(muted=True))
+    qtbot.addWidget(window)
+    assert window.sound.text() == "🔇 Sound muted"
+    window.ask_settings = lambda: Preferences(muted=False)
+    window.commands["settings"].trigger()
+    assert window.sound.text() == ""
+    window.show()
+    window.hide_on_close = True
+    assert window.close() is False  # refused: hidden instead, the console keeps running
+    assert not window.isVisible()
+    window.show()
+    window.hide_on_close = False
+    assert window.close() is True
     replica.close()
