@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -136,11 +136,16 @@ async def _window(
         show_window()
         window.select(incident_id)
 
-    player = SoundPlayer(volume=chosen.volume / 100)
-    player.set_muted(chosen.muted)
+    player: SoundPlayer | None = None  # made while the first read runs: QtMultimedia takes ~0.15 s
+    tray: Tray | None = None
+
+    def sounds(commands: Sequence[Command]) -> None:
+        if player is not None:
+            player.run(commands)
+
     alerting = Alerting(
         AlertPolicy(session.user, _alert_settings(chosen)),
-        sounds=player.run,
+        sounds=sounds,
         acknowledge=acknowledge,
         open_incident=open_incident,
     )
@@ -148,8 +153,9 @@ async def _window(
 
     def save_preferences(new: Preferences) -> None:
         preferences.save(data_dir, new)
-        player.set_volume(new.volume / 100)
-        player.set_muted(new.muted)
+        if player is not None:
+            player.set_volume(new.volume / 100)
+            player.set_muted(new.muted)
         if tray is not None:
             tray.set_sound_muted(new.muted)
         alerting.carry_out(alerting.configure(_alert_settings(new, low_muted_until)))
@@ -162,9 +168,11 @@ async def _window(
         save_preferences=save_preferences,
     )
     window.resize(1280, 800)
-    window.test_sound = lambda which: player.test_sound(Urgency(which))
-    player.problem.connect(lambda message: window.statusBar().showMessage(message, 15_000))
     window.show()
+    reader = _Reader(window, alerting, replica, session.user)
+    window.request_refresh = reader.request
+    reader.request()  # the first read: in a worker thread while the rest is set up
+    await asyncio.sleep(0)
     stop = asyncio.Event()
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -172,7 +180,12 @@ async def _window(
         if not closed.done():
             closed.set_result(None)
 
+    player = SoundPlayer(volume=chosen.volume / 100)
+    player.set_muted(chosen.muted)
+    window.test_sound = lambda which: player.test_sound(Urgency(which)) if player is not None else None
+    player.problem.connect(lambda message: window.statusBar().showMessage(message, 15_000))
     tray = Tray(window) if Tray.available() else None
+    reader.tray = tray
     if tray is not None:
         window.hide_on_close = True  # the tray's Quit ends the console
 
@@ -189,12 +202,9 @@ async def _window(
         tray.set_sound_muted(chosen.muted)
         tray.show()
     await alerting.start()
-    reader = _Reader(window, alerting, replica, tray, session.user)
     ticks = QTimer(window)  # re-notifications and the ends of snoozes
     ticks.timeout.connect(lambda: alerting.carry_out(alerting.tick()))
     ticks.start(10_000)
-    window.request_refresh = reader.request
-    reader.request()  # the first read
 
     client = SyncClient(session.base_url, session.token, replica.state().client_id)
 
@@ -263,18 +273,11 @@ class _Reader:
 
     MIN_GAP = 0.1  # seconds between reads: bounds the UI thread's share in a storm
 
-    def __init__(
-        self,
-        window: MainWindow,
-        alerting: Alerting,
-        replica: Replica,
-        tray: Tray | None = None,
-        user: str = "",
-    ) -> None:
+    def __init__(self, window: MainWindow, alerting: Alerting, replica: Replica, user: str = "") -> None:
         self._window = window
         self._replica = replica
         self._alerting = alerting
-        self._tray = tray
+        self.tray: Tray | None = None  # set once made: what it lists comes with each read
         self._user = user
         self.online = True  # as the sync engine last said, for the tray
         self.pending = 0
@@ -327,7 +330,7 @@ class _Reader:
 
     def _waiting(self) -> _Waiting | None:
         """The newest unacknowledged incidents, and the ids of those assigned to this person."""
-        if self._tray is None:
+        if self.tray is None:
             return None
         replica = self._replica
         mine = replica.unacknowledged(1000, assignee=self._user) if self._user else []
@@ -336,7 +339,7 @@ class _Reader:
     def _show_in_tray(self, waiting: _Waiting | None) -> None:
         from console.notify.tray import state_for, tooltip_for
 
-        tray = self._tray
+        tray = self.tray
         if tray is None:
             return
         if waiting is not None:
