@@ -58,6 +58,8 @@ from typing import IO
 
 import pytest
 
+from tests.desktop_session import program
+
 RATE = 44_100
 SINK = "test_sink"
 MONITOR = f"{SINK}.monitor"
@@ -99,10 +101,7 @@ _OUTSIDE = (
 
 
 def _program(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` is not installed; {INSTALL_HINT}", pytrace=False)
-    return path
+    return program(name, INSTALL_HINT)
 
 
 def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.desktop_session", "tests.audio_session"]
+pytest_plugins = ["tests.desktop_session", "tests.audio_session", "tests.stack"]
 
 
 @pytest.fixture(autouse=True)

@@ -59,10 +59,11 @@ _OUTSIDE = (
 )
 
 
-def _program(name: str) -> str:
+def program(name: str, hint: str = INSTALL_HINT) -> str:
+    """The path of a program the tests need; a clear failure (never a skip) when it is missing."""
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"`{name}` is not installed; {INSTALL_HINT}", pytrace=False)
+        pytest.fail(f"`{name}` is not installed; {hint}", pytrace=False)
     return path
 
 
@@ -89,7 +90,7 @@ class SessionBus:
 @pytest.fixture(scope="session")
 def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus]:
     """A private D-Bus session bus; DBUS_SESSION_BUS_ADDRESS points at it for the whole session."""
-    dbus_daemon = _program("dbus-daemon")
+    dbus_daemon = program("dbus-daemon")
     base = tmp_path_factory.mktemp("desktop-session")
     home = base / "home"
     home.mkdir()
@@ -163,7 +164,7 @@ def secret_service(session_bus: SessionBus) -> Iterator[dict[str, str]]:
     Returns the variables subprocesses need to reach it (DBUS_SESSION_BUS_ADDRESS,
     GNOME_KEYRING_CONTROL); run them with `env={**os.environ, **secret_service}`.
     """
-    daemon_path = _program("gnome-keyring-daemon")
+    daemon_path = program("gnome-keyring-daemon")
     control = session_bus.runtime_dir / "keyring"
     stdout_path = session_bus.log_dir / "gnome-keyring.out"
     log_path = session_bus.log_dir / "gnome-keyring.log"

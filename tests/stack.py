@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from console.server.admin import add_service, add_user
 from console.server.database import migrate, open_engine
@@ -65,3 +67,16 @@ class Stack:
 
     def sync(self) -> None:
         asyncio.run(self.sync_now())
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A started Stack, stopped and closed after the test."""
+    made = Stack(tmp_path)
+    made.start()
+    try:
+        yield made
+    finally:
+        made.stop()
+        made.replica.close()
+        made.engine.dispose()

@@ -6,10 +6,9 @@ acknowledgement made elsewhere closes the notification."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from console.domain.ops import OpType
@@ -22,18 +21,6 @@ from console.sync.client import SyncClient
 from console.sync.engine import SyncEngine
 from tests.notify.daemon import NotificationDaemon, wire_calls
 from tests.stack import Stack
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    made = Stack(tmp_path)
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
-        made.replica.close()
-        made.engine.dispose()
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

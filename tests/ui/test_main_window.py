@@ -5,7 +5,7 @@ demo data."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,18 +20,6 @@ from console.sync.engine import Backoff, SyncEngine
 from console.sync.state import Status, SyncView
 from console.ui.main_window import MainWindow
 from tests.stack import Stack
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    made = Stack(tmp_path)
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
-        made.replica.close()
-        made.engine.dispose()
 
 
 @pytest.fixture
