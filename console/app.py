@@ -118,14 +118,22 @@ async def _window(
     chosen = preferences.load(data_dir)
 
     def acknowledge(incident_ids: tuple[str, ...]) -> None:
-        """From a notification's button: through the outbox like the window's, so offline too."""
-        for incident_id in incident_ids:
-            try:
-                replica.act(OpType.ACKNOWLEDGE, incident_id)
-            except DomainError as exc:  # acknowledged meanwhile, say: nothing to do
-                log.info("acknowledge %s from a notification: %s", incident_id, exc)
-        reader.request()
-        window.acted.emit()
+        """From a notification's button or the tray: through the outbox like the window's, so
+        offline too; in a worker thread, as a storm summary can stand for thousands of incidents."""
+
+        def record() -> None:
+            for incident_id in incident_ids:
+                try:
+                    replica.act(OpType.ACKNOWLEDGE, incident_id)
+                except DomainError as exc:  # acknowledged meanwhile, say: nothing to do
+                    log.info("acknowledge %s from a notification: %s", incident_id, exc)
+
+        async def acknowledged() -> None:
+            await asyncio.to_thread(record)
+            reader.request()
+            window.acted.emit()
+
+        asyncio.ensure_future(acknowledged()).add_done_callback(_report_failure)
 
     def show_window() -> None:
         window.showNormal()
@@ -253,6 +261,13 @@ async def _window(
     return 0
 
 
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """A read that failed is a bug: to the error dialog (sys.excepthook), not only the log; the
+    next change starts a new read."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
 def _alert_settings(chosen: Preferences, low_muted_until: datetime | None = None) -> AlertSettings:
     from console.notify.policy import AlertSettings
 
@@ -290,6 +305,7 @@ class _Reader:
             self._again = True  # the running read goes round once more
             return
         self._task = asyncio.ensure_future(self._read())
+        self._task.add_done_callback(_report_failure)
 
     async def idle(self) -> None:
         while self._task is not None and not self._task.done():
@@ -304,6 +320,8 @@ class _Reader:
             if (wait := self._last + self.MIN_GAP - loop.time()) > 0:
                 await asyncio.sleep(wait)
             changes, commands, waiting = await asyncio.to_thread(self._read_and_judge)
+            if changes.everything is None and not changes.changed and not changes.gone:
+                continue  # nothing changed (a sync round began, say): no gap before the next read
             window.show_changes(changes)
             self._alerting.carry_out(commands)
             self._show_in_tray(waiting)

@@ -223,7 +223,10 @@ class DBusNotifier:
         if self._router is None:
             raise NotifierUnavailable("Desktop notifications are not connected.")
         try:
-            reply = await asyncio.wait_for(self._router.send_and_get_reply(message), self._timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for makes a task, which the loop runs only
+            # after what is queued before it (a window repaint: ~30 ms; tests/perf/bench_notify.py)
+            async with asyncio.timeout(self._timeout):
+                reply = await self._router.send_and_get_reply(message)
             return tuple(unwrap_msg(reply))
         except DBusErrorResponse as exc:  # e.g. ServiceUnknown: no notification server
             raise _ServerError(f"The notification server answered {_member(message)} with {exc}.") from exc
