@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -581,6 +582,7 @@ _URGENCY_ORDER = (
     " ORDER BY (status IN ('resolved', 'closed')) * 2 + (priority != 'high'), created_at DESC, id"
 )
 _PRIORITIES = {priority.value: priority for priority in Priority}
+_NO_CLOCKS: Mapping[str, str] = MappingProxyType({})  # read-only: shared by every incident without
 _STATUSES: dict[tuple[int, str], Status] = {}
 
 
@@ -610,14 +612,19 @@ def _confirmed(
     when = datetime.fromisoformat
     loads = orjson.loads
     priorities = _PRIORITIES
+    # One string object per service name and category, and one empty clocks mapping, shared by
+    # every incident that has them: sqlite3 makes a new string per row (~16 MB at 100,000 rows).
+    shared: dict[str, str] = {}
+    share = shared.setdefault
     return {
         r[0]: IncidentView(
             Incident(
-                r[0], r[1], r[2], r[3], priorities[r[4]], r[5], _status(r[7], r[6]), when(r[8]), when(r[9]),
-                None, "", r[10], r[11], r[12] and when(r[12]), r[13] and when(r[13]), r[14], r[15],
-                r[16] and when(r[16]), loads(r[17]) if r[17] else {},
+                r[0], r[1], r[2], r[3], priorities[r[4]], share(r[5], r[5]), _status(r[7], r[6]), when(r[8]),
+                when(r[9]), None, "", r[10], r[11], r[12] and when(r[12]), r[13] and when(r[13]),
+                r[14] and share(r[14], r[14]), r[15] and share(r[15], r[15]), r[16] and when(r[16]),
+                loads(r[17]) if r[17] and r[17] != "{}" else _NO_CLOCKS,
             ),
-            r[18] or "",
+            share(r[18], r[18]) if r[18] else "",
         )
         for r in rows
     }  # fmt: skip

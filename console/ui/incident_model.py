@@ -110,6 +110,8 @@ _ACCESSIBLE: Final = int(Qt.ItemDataRole.AccessibleTextRole)
 _USER: Final = int(Qt.ItemDataRole.UserRole)
 _INITIAL_SORT: Final = int(Qt.ItemDataRole.InitialSortOrderRole)
 _AGE: Final = int(Column.AGE)
+_PRIORITY, _NUMBER, _STATUS = int(Column.PRIORITY), int(Column.NUMBER), int(Column.STATUS)
+_SERVICE, _TITLE, _ASSIGNEE = int(Column.SERVICE), int(Column.TITLE), int(Column.ASSIGNEE)
 
 _VERTICAL_SORT: Final = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
 _LAYOUT_SIGNAL: Final = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
@@ -169,7 +171,6 @@ class _Row:
     __slots__ = (
         "assignee",
         "created",
-        "display",
         "dkey",
         "hay",
         "high",
@@ -187,8 +188,8 @@ class _Row:
         self.rank = rank = int(incident.status.rank)
         self.high = high = incident.priority is Priority.HIGH
         self.service = service = view.service
-        self.assignee = assignee = incident.assignee
-        self.unsynced = unsynced = view.unsynced
+        self.assignee = incident.assignee
+        self.unsynced = view.unsynced
         created_at = incident.created_at
         if created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
@@ -200,16 +201,24 @@ class _Row:
         hay = f"{title}\n{service}\n{number_text}".casefold()
         self.hay = hay.replace("\x00", " ") if "\x00" in hay else hay  # NUL separates rows in searches
         self.dkey = ((0 if rank < _DONE else 2) + (0 if high else 1), -created, self.id)
-        self.display = (
-            _PRIORITY_TEXT[0 if high else 1],
-            number_text,
-            _STATUS_TEXT[rank, unsynced > 0],
-            service,
-            title,
-            assignee or "",
-            None,  # the age is computed against the model's clock
-            f"{SYNC_MARK} {unsynced}" if unsynced else "",
-        )
+
+    def text(self, column: int) -> str:
+        """The cell's text (the age excepted: it needs the model's clock). Made when painted, not
+        kept: 100,000 rows of kept texts were ~16 MB (tests/perf/bench_window.py)."""
+        if column == _TITLE:
+            return self.view.incident.title
+        if column == _SERVICE:
+            return self.service
+        if column == _PRIORITY:
+            return _PRIORITY_TEXT[0 if self.high else 1]
+        if column == _NUMBER:
+            number = self.view.incident.number
+            return f"#{number}" if number else "new"
+        if column == _STATUS:
+            return _STATUS_TEXT[self.rank, self.unsynced > 0]
+        if column == _ASSIGNEE:
+            return self.assignee or ""
+        return f"{SYNC_MARK} {self.unsynced}" if self.unsynced else ""
 
 
 class PreparedRows:
@@ -456,7 +465,7 @@ class IncidentTableModel(QAbstractTableModel):
         if role == _DISPLAY:
             if column == _AGE:
                 return _age_text(self._now - row.created)
-            return row.display[column]
+            return row.text(column)
         handler = self._roles.get(role)
         return None if handler is None else handler(row, column)
 
