@@ -144,11 +144,16 @@ async def _window(
         show_window()
         window.select(incident_id)
 
-    player: SoundPlayer | None = None  # made while the first read runs: QtMultimedia takes ~0.15 s
+    # The sound player and the tray are made once the first incidents show: QtMultimedia takes
+    # ~0.15 s, and the window comes first. Sound commands made before are held for the player.
+    player: SoundPlayer | None = None
     tray: Tray | None = None
+    held: list[Command] = []
 
     def sounds(commands: Sequence[Command]) -> None:
-        if player is not None:
+        if player is None:
+            held.extend(commands)
+        else:
             player.run(commands)
 
     alerting = Alerting(
@@ -179,8 +184,8 @@ async def _window(
     window.show()
     reader = _Reader(window, alerting, replica, session.user)
     window.request_refresh = reader.request
-    reader.request()  # the first read: in a worker thread while the rest is set up
-    await asyncio.sleep(0)
+    reader.request()  # the first read
+    await reader.shown.wait()
     stop = asyncio.Event()
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -190,6 +195,7 @@ async def _window(
 
     player = SoundPlayer(volume=chosen.volume / 100)
     player.set_muted(chosen.muted)
+    player.run(held)
     window.test_sound = lambda which: player.test_sound(Urgency(which)) if player is not None else None
     player.problem.connect(lambda message: window.statusBar().showMessage(message, 15_000))
     tray = Tray(window) if Tray.available() else None
@@ -293,6 +299,7 @@ class _Reader:
         self._replica = replica
         self._alerting = alerting
         self.tray: Tray | None = None  # set once made: what it lists comes with each read
+        self.shown = asyncio.Event()  # the first read is in the window
         self._user = user
         self.online = True  # as the sync engine last said, for the tray
         self.pending = 0
@@ -312,6 +319,12 @@ class _Reader:
             await asyncio.shield(self._task)
 
     async def _read(self) -> None:
+        try:
+            await self._read_until_done()
+        finally:
+            self.shown.set()  # a failed first read must not hold the start for ever
+
+    async def _read_until_done(self) -> None:
         loop = asyncio.get_running_loop()
         window = self._window
         self._again = True
@@ -323,6 +336,7 @@ class _Reader:
             if changes.everything is None and not changes.changed and not changes.gone:
                 continue  # nothing changed (a sync round began, say): no gap before the next read
             window.show_changes(changes)
+            self.shown.set()
             self._alerting.carry_out(commands)
             self._show_in_tray(waiting)
             if changes.more is not None:

@@ -28,6 +28,7 @@ from console.domain.views import AlertView, EntryView, IncidentDetail, IncidentV
 from console.store.database import migrate, open_replica, storage_error
 from console.store.tables import (
     REPLICA_TABLES,
+    URGENCY,
     alerts,
     incidents,
     outbox,
@@ -577,10 +578,7 @@ _READ = (
 _BY_IDS = f"{_READ} WHERE i.id IN (SELECT value FROM json_each(?))"
 _BY_ROWIDS = f"{_READ} WHERE i.rowid IN (SELECT value FROM json_each(?))"
 # The window's default order (IncidentTableModel): open before done, high before low, newest first.
-_URGENCY_ORDER = (
-    "SELECT rowid FROM incidents"
-    " ORDER BY (status IN ('resolved', 'closed')) * 2 + (priority != 'high'), created_at DESC, id"
-)
+_URGENCY_ORDER = f"SELECT rowid FROM incidents ORDER BY {URGENCY}, created_at DESC, id"  # its index's order
 _PRIORITIES = {priority.value: priority for priority in Priority}
 _NO_CLOCKS: Mapping[str, str] = MappingProxyType({})  # read-only: shared by every incident without
 _STATUSES: dict[tuple[int, str], Status] = {}

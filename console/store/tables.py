@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -37,6 +37,8 @@ class IsoTime(TypeDecorator[datetime]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
 
+
+URGENCY = "(status IN ('resolved', 'closed')) * 2 + (priority != 'high')"  # 0: open and high
 
 metadata = MetaData(
     naming_convention={
@@ -108,6 +110,9 @@ incidents = Table(
     _json("clocks"),
     _int("seq"),
     Index("ix_incidents_created_at", "created_at"),
+    # The window's default order (open first, high before low, newest first), read from the index
+    # at start instead of sorting 100,000 rows (0.2 -> 0.08 s): replica.URGENCY must match it.
+    Index("ix_incidents_urgency", text(URGENCY), text("created_at DESC"), "id"),
 )
 
 alerts = Table(
