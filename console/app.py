@@ -180,18 +180,23 @@ async def _window(
         preferences=chosen,
         save_preferences=save_preferences,
     )
-    window.resize(1280, 800)
-    window.show()
-    reader = _Reader(window, alerting, replica, session.user)
-    window.request_refresh = reader.request
-    reader.request()  # the first read
-    await reader.shown.wait()
     stop = asyncio.Event()
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def quit_console() -> None:
         if not closed.done():
             closed.set_result(None)
+
+    app.lastWindowClosed.connect(quit_console)
+    # SIGTERM (a logout, a service manager) quits like the tray's Quit. Python runs its signal
+    # handlers only between bytecodes, so a quiet timer keeps the Qt loop passing through Python.
+    signal.signal(signal.SIGTERM, lambda *_: quit_console())
+    window.resize(1280, 800)
+    window.show()
+    reader = _Reader(window, alerting, replica, session.user)
+    window.request_refresh = reader.request
+    reader.request()  # the first read
+    await reader.shown.wait()
 
     player = SoundPlayer(volume=chosen.volume / 100)
     player.set_muted(chosen.muted)
@@ -230,10 +235,6 @@ async def _window(
 
     engine = SyncEngine(replica, client, on_change=changed)
     window.acted.connect(engine.wake)
-    app.lastWindowClosed.connect(quit_console)
-    # SIGTERM (a logout, a service manager) quits like the tray's Quit. Python runs its signal
-    # handlers only between bytecodes, so a quiet timer keeps the Qt loop passing through Python.
-    signal.signal(signal.SIGTERM, lambda *_: quit_console())
     heartbeat = QTimer(window)
     heartbeat.start(250)
     tasks = [asyncio.create_task(engine.run(), name="sync")]
