@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import keyring
@@ -87,11 +87,11 @@ class SessionBus:
         self.log_dir = log_dir
 
 
-@pytest.fixture(scope="session")
-def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus]:
-    """A private D-Bus session bus; DBUS_SESSION_BUS_ADDRESS points at it for the whole session."""
+@contextmanager
+def private_session_bus(base: Path) -> Iterator[SessionBus]:
+    """A private D-Bus session bus (its files under `base`); DBUS_SESSION_BUS_ADDRESS points at it
+    in this process until the end. For the fixture, and for benchmarks outside pytest."""
     dbus_daemon = program("dbus-daemon")
-    base = tmp_path_factory.mktemp("desktop-session")
     home = base / "home"
     home.mkdir()
     # AF_UNIX paths are limited to ~107 bytes: keep the sockets in a short private dir
@@ -115,6 +115,7 @@ def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus
             stderr=log,
             env=env,
         )
+    previous = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     try:
         assert daemon.stdout is not None
         printed = daemon.stdout.readline().decode().strip()  # printed once it listens
@@ -126,12 +127,22 @@ def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus
                 pytrace=False,
             )
         env["DBUS_SESSION_BUS_ADDRESS"] = printed
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("DBUS_SESSION_BUS_ADDRESS", printed)
-            yield SessionBus(printed, env, runtime_dir, base)
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = printed
+        yield SessionBus(printed, env, runtime_dir, base)
     finally:
+        if previous is None:
+            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        else:
+            os.environ["DBUS_SESSION_BUS_ADDRESS"] = previous
         _stop(daemon)
         shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus]:
+    """A private D-Bus session bus; DBUS_SESSION_BUS_ADDRESS points at it for the whole session."""
+    with private_session_bus(tmp_path_factory.mktemp("desktop-session")) as bus:
+        yield bus
 
 
 def _default_collection_unlocked() -> bool:

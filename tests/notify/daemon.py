@@ -154,39 +154,45 @@ def _wait_for_owner(
     return True
 
 
+def launch_daemon(bus: SessionBus, capabilities: str = FULL_CAPABILITIES) -> NotificationDaemon:
+    """The stand-in on `bus`, once it owns the server's bus name (a clear failure if it does not);
+    for the fixtures and for tests/perf/bench_notify.py."""
+    log = bus.log_dir / f"notification-daemon-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                dbusmock_python(),
+                "-m",
+                "dbusmock",
+                "--session",
+                "--template",
+                "notification_daemon",
+                "--parameters",
+                json.dumps({"capabilities": capabilities}),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=bus.daemon_env,
+        )
+    daemon = NotificationDaemon(process, log, capabilities)
+    if not _wait_for_owner(present=True, deadline=time.monotonic() + START_TIMEOUT, process=process):
+        daemon.stop()
+        pytest.fail(f"the notification server stand-in did not start: {log.read_text()}", pytrace=False)
+    return daemon
+
+
 @pytest.fixture
 def start_daemon(session_bus: SessionBus) -> Iterator[Callable[..., NotificationDaemon]]:
     """Starts the notification server stand-in (one at a time: it owns the server's bus name)."""
-    python = dbusmock_python()
     running: list[NotificationDaemon] = []
 
     def start(capabilities: str = FULL_CAPABILITIES) -> NotificationDaemon:
         for daemon in running:
             daemon.stop()
         running.clear()
-        log = session_bus.log_dir / f"notification-daemon-{time.monotonic_ns()}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "dbusmock",
-                    "--session",
-                    "--template",
-                    "notification_daemon",
-                    "--parameters",
-                    json.dumps({"capabilities": capabilities}),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=session_bus.daemon_env,
-            )
-        daemon = NotificationDaemon(process, log, capabilities)
+        daemon = launch_daemon(session_bus, capabilities)
         running.append(daemon)
-        if not _wait_for_owner(present=True, deadline=time.monotonic() + START_TIMEOUT, process=process):
-            daemon.stop()
-            pytest.fail(f"the notification server stand-in did not start: {log.read_text()}", pytrace=False)
         return daemon
 
     yield start

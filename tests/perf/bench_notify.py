@@ -55,7 +55,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,8 +70,8 @@ from console.session import whoami
 from console.store.replica import Replica
 from console.sync.client import SyncClient
 from console.sync.engine import SyncEngine
-from tests.desktop_session import _OUTSIDE, BUS_CONFIG, INSTALL_HINT, SessionBus, _stop
-from tests.notify.daemon import FULL_CAPABILITIES, NotificationDaemon, _wait_for_owner, dbusmock_python
+from tests.desktop_session import SessionBus, private_session_bus
+from tests.notify.daemon import launch_daemon
 from tests.perf import sync_load
 from tests.perf.bench_intake import CpuWindow, source_state
 from tests.perf.bench_sync import SyncServer, load_average, say, terminate_as_interrupt
@@ -126,84 +126,6 @@ def fmt(p: dict[str, float]) -> str:
 
 
 # -- the desktop session: a private bus, the notification daemon, a listener on the bus --
-
-
-@contextlib.contextmanager
-def private_bus(base: Path) -> Iterator[SessionBus]:
-    """A private session bus as tests/desktop_session.py's fixture starts it, outside pytest.
-    DBUS_SESSION_BUS_ADDRESS points at it in this process (the daemon helpers use it) until the end."""
-    dbus_daemon = shutil.which("dbus-daemon")
-    if dbus_daemon is None:
-        raise SystemExit(f"`dbus-daemon` is not installed; {INSTALL_HINT}")
-    home = base / "home"
-    home.mkdir()
-    runtime_dir = Path(tempfile.mkdtemp(prefix="rc-run-"))  # AF_UNIX paths are short
-    address = f"unix:path={runtime_dir / 'bus'}"
-    config = base / "session-bus.conf"
-    config.write_text(BUS_CONFIG.format(address=address))
-    env = {key: value for key, value in os.environ.items() if key not in _OUTSIDE}
-    env.update(
-        HOME=str(home),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_RUNTIME_DIR=str(runtime_dir),
-    )
-    with (base / "dbus-daemon.log").open("wb") as log:
-        daemon = subprocess.Popen(
-            [dbus_daemon, f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
-        )
-    previous = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    try:
-        assert daemon.stdout is not None
-        printed = daemon.stdout.readline().decode().strip()
-        daemon.stdout.close()
-        if not printed:
-            daemon.wait(timeout=5)
-            raise RuntimeError(
-                f"dbus-daemon exited ({daemon.returncode}): {(base / 'dbus-daemon.log').read_text()}"
-            )
-        env["DBUS_SESSION_BUS_ADDRESS"] = printed
-        os.environ["DBUS_SESSION_BUS_ADDRESS"] = printed
-        yield SessionBus(printed, env, runtime_dir, base)
-    finally:
-        if previous is None:
-            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        else:
-            os.environ["DBUS_SESSION_BUS_ADDRESS"] = previous
-        _stop(daemon)
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-
-
-def start_daemon(bus: SessionBus, capabilities: str = FULL_CAPABILITIES) -> NotificationDaemon:
-    """tests/notify/daemon.py's stand-in, started as its `start_daemon` fixture does."""
-    log = bus.log_dir / "notification-daemon.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                dbusmock_python(),
-                "-m",
-                "dbusmock",
-                "--session",
-                "--template",
-                "notification_daemon",
-                "--parameters",
-                json.dumps({"capabilities": capabilities}),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=bus.daemon_env,
-        )
-    daemon = NotificationDaemon(process, log, capabilities)
-    if not _wait_for_owner(present=True, deadline=time.monotonic() + 15, process=process):
-        daemon.stop()
-        raise RuntimeError(f"the notification daemon stand-in did not start: {log.read_text()}")
-    return daemon
 
 
 def daemon_notify_times(log: Path) -> list[float]:
@@ -743,8 +665,8 @@ class Bench:
 
     def run(self) -> None:
         args = self.args
-        with private_bus(self.base) as bus:
-            daemon = start_daemon(bus)
+        with private_session_bus(self.base) as bus:
+            daemon = launch_daemon(bus)
             try:
                 say(
                     f"private session bus {bus.address}; notification daemon stand-in pid "
