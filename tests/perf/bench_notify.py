@@ -74,7 +74,7 @@ from tests.desktop_session import SessionBus, private_session_bus
 from tests.notify.daemon import launch_daemon
 from tests.perf import sync_load
 from tests.perf.bench_intake import CpuWindow, source_state
-from tests.perf.bench_sync import SyncServer, load_average, say, terminate_as_interrupt
+from tests.perf.bench_sync import SyncServer, load_average, percentiles, say, terminate_as_interrupt
 from tests.perf.workload import pd_follow_up
 from tests.serverproc import ROOT, admin
 
@@ -95,25 +95,6 @@ STAGES = [
     ("notify_written", "show() -> Notify written to the bus socket (jeepney's send on the loop)"),
     ("notified", "written -> the reply back and the hook ran (D-Bus round trip, the loop)"),
 ]
-
-
-def percentiles(seconds: Sequence[float]) -> dict[str, float]:
-    """Nearest-rank percentiles of seconds, in ms."""
-    if not seconds:
-        return {"count": 0}
-    ordered = sorted(seconds)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))] * 1000
-
-    return {
-        "count": len(ordered),
-        "p50": at(0.50),
-        "p90": at(0.90),
-        "p99": at(0.99),
-        "max": ordered[-1] * 1000,
-        "mean": sum(ordered) / len(ordered) * 1000,
-    }
 
 
 def fmt(p: dict[str, float]) -> str:

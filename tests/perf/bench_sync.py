@@ -128,6 +128,7 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
     return {
         "count": len(ordered),
         "p50": at(0.50),
+        "p90": at(0.90),
         "p95": at(0.95),
         "p99": at(0.99),
         "max": ordered[-1] * 1000,
