@@ -12,6 +12,8 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from console.notify.policy import in_quiet_hours
+
 log = logging.getLogger(__name__)
 
 FILE = "preferences.json"
@@ -35,10 +37,7 @@ class Preferences:
 
     def quiet_at(self, now: time) -> bool:
         """Whether `now` falls in the quiet hours (which may span midnight)."""
-        start, end = self.quiet_from, self.quiet_until
-        if start is None or end is None or start == end:
-            return False
-        return start <= now < end if start < end else now >= start or now < end
+        return in_quiet_hours(self.quiet_from, self.quiet_until, now)
 
 
 def load(data_dir: Path) -> Preferences:

@@ -95,10 +95,14 @@ class AlertSettings:
 
     def quiet_at(self, local: time) -> bool:
         """Whether the local time `local` falls in the quiet hours."""
-        start, end = self.quiet_from, self.quiet_until
-        if start is None or end is None or start == end:
-            return False
-        return start <= local < end if start < end else local >= start or local < end
+        return in_quiet_hours(self.quiet_from, self.quiet_until, local)
+
+
+def in_quiet_hours(start: time | None, end: time | None, local: time) -> bool:
+    """Whether `local` is in [start, end), which may span midnight; unset or empty: never."""
+    if start is None or end is None or start == end:
+        return False
+    return start <= local < end if start < end else local >= start or local < end
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,15 +92,7 @@ def state_for(open_count: int, high_unacknowledged: int, *, online: bool) -> Tra
 
 def tray_state(incidents: Iterable[IncidentView], *, online: bool) -> TrayState:
     """The state the tray icon shows; the precedence is the module docstring's (high first)."""
-    anything_open = False
-    for view in incidents:
-        if view.incident.status.is_open:
-            if _high_unacknowledged(view):
-                return TrayState.HIGH_UNACKNOWLEDGED
-            anything_open = True
-    if not online:
-        return TrayState.OFFLINE
-    return TrayState.LOW_OPEN if anything_open else TrayState.ALL_CLEAR
+    return state_for(*_count(incidents), online=online)
 
 
 def _plural(n: int, noun: str) -> str:

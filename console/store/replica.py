@@ -362,13 +362,15 @@ class Replica:
         high priority first, then newest; only those assigned to `assignee` if given."""
         with self._engine.connect() as conn:
             pending = _unconfirmed(conn)
-            query = select(incidents.c.id).where(incidents.c.status == Rank.TRIGGERED.label)
-            if assignee is not None:
-                query = query.where(incidents.c.assignee == assignee)
-            query = query.order_by(
-                (incidents.c.priority != Priority.HIGH.value), incidents.c.created_at.desc()
-            ).limit(limit + len(pending))  # some may be acknowledged here: read enough
-            ids = set(conn.execute(query).scalars()) | set(pending)
+            # down the urgency index (open rows first, in this order): a few rows, not a sort of
+            # every triggered incident on each read of a storm (70 ms -> 1 ms at 100,000)
+            mine = "" if assignee is None else "AND assignee = ? "
+            found = conn.exec_driver_sql(
+                f"SELECT id FROM incidents INDEXED BY ix_incidents_urgency WHERE {URGENCY} < 2 "
+                f"AND status = ? {mine}ORDER BY {URGENCY}, created_at DESC, id LIMIT ?",
+                (Rank.TRIGGERED.label, *(() if assignee is None else (assignee,)), limit + len(pending)),
+            )  # limit + pending: some may be acknowledged here
+            ids = set(found.scalars()) | set(pending)
             views = self._views(conn, list(ids))
         waiting = [
             view

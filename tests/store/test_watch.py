@@ -569,3 +569,14 @@ def test_urgent_first_with_an_empty_first_batch_reads_each_incident_once(tmp_pat
 
 def ids_of(views: Sequence[IncidentView]) -> list[str]:
     return [view.id for view in views]
+
+
+def test_unacknowledged_lists_triggered_incidents_most_urgent_first(mixed: Replica) -> None:
+    everything = mixed.incidents()
+    triggered = sorted((v for v in everything if v.incident.status.rank is Rank.TRIGGERED), key=urgency)
+    assert [v.id for v in mixed.unacknowledged(5)] == [v.id for v in triggered[:5]]
+    mixed.act(OpType.ACKNOWLEDGE, triggered[0].id)  # acknowledged here, not synced: no longer listed
+    assert [v.id for v in mixed.unacknowledged(5)] == [v.id for v in triggered[1:6]]
+    assert mixed.unacknowledged(5, assignee="nobody-here") == []
+    mixed.act(OpType.ASSIGN, triggered[3].id, {"assignee": "ann"})  # assigned here: counts as ann's
+    assert [v.id for v in mixed.unacknowledged(5, assignee="ann")] == [triggered[3].id]
