@@ -4,9 +4,13 @@ objects (the replica, the sync engine), and tests hand in the same ones."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
+from console.domain.oncall import OnCallNow, PageRecord, PendingOverride
 from console.domain.ops import OpType
+from console.domain.runbook import Run, Runbook, RunOpKind
+from console.domain.schedule import Override, Schedule
 from console.domain.views import IncidentDetail, IncidentView, OutboxOp
 
 
@@ -38,3 +42,38 @@ class IncidentSource(Protocol):
     def services(self) -> list[tuple[int, str]]: ...
 
     def pending_count(self) -> int: ...
+
+
+class OnCallBoard(Protocol):
+    """Who is on call now and next, per schedule, from the replica (works offline)."""
+
+    def on_call_now(self, at: datetime) -> list[OnCallNow]: ...
+
+
+class OnCallSource(OnCallBoard, Protocol):
+    """The replicated schedules, overrides and pages, and making an override (an outbox op: pending,
+    not in effect, until the server accepts it)."""
+
+    def schedules(self) -> list[Schedule]: ...  # with the overrides the server accepted
+
+    def pending_overrides(self) -> list[PendingOverride]: ...  # made here, not accepted yet (or rejected)
+
+    def add_override(self, schedule: str, override: Override) -> OutboxOp: ...  # raises OverrideRejected
+
+    def pages(self, *, since: datetime | None = None) -> list[PageRecord]: ...
+
+    def users(self) -> list[tuple[int, str, str]]: ...  # (id, name, role)
+
+
+class RunbookSource(Protocol):
+    """Runbook runs on incidents, ticked through the outbox (works offline), and the runbooks."""
+
+    def runs(self, incident_id: str) -> list[Run]: ...  # the replica's runs with this console's ops folded in
+
+    def act_on_run(
+        self, run_id: str, kind: RunOpKind, step_id: str, *, role: str = "", text: str = ""
+    ) -> OutboxOp: ...  # raises RunOpRejected
+
+    def runbooks(self) -> list[Runbook]: ...
+
+    def save_runbook(self, runbook: Runbook) -> OutboxOp: ...  # a manager's edit: a new version
