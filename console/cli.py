@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from console import settings as settings_module
 from console.domain.errors import DomainError, KnownFailure
@@ -78,6 +79,26 @@ def _parser() -> argparse.ArgumentParser:
         "compact", parents=[common], help="forget deletions older than --keep-days (consoles older re-sync)"
     )
     compact.add_argument("--keep-days", type=float, default=30.0, metavar="N")
+    apply = admin_commands.add_parser(
+        "apply",
+        parents=[common],
+        help="declare users, services, schedules and escalation policies from a TOML file (idempotent)",
+    )
+    apply.add_argument("file", type=Path, metavar="FILE.toml")
+    apply.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
+    apply.add_argument(
+        "--prune", action="store_true", help="also remove users and services the file does not name"
+    )
+
+    oncall = commands.add_parser(
+        "oncall",
+        parents=[common],
+        help="who is on call: every schedule, or just the person for SCHEDULE (works offline)",
+    )
+    oncall.add_argument("schedule", nargs="?", metavar="SCHEDULE")
+    oncall.add_argument(
+        "--at", metavar="ISO-8601", help="at this instant instead of now (no offset: local time)"
+    )
 
     # The console's own commands, over its replica and outbox: they work offline.
     login = commands.add_parser(
@@ -114,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "admin":
         return _admin(args)
+    if args.command == "oncall":
+        from console import oncall_command
+
+        return oncall_command.run(args.data_dir, args.db, args.schedule, args.at)
     if args.command in _CONSOLE_COMMANDS:
         return _console_command(args)
     from console import app
@@ -179,6 +204,8 @@ def _admin(args: argparse.Namespace) -> int:
             secret = admin.add_service(engine, args.name, parent=args.parent)
         elif args.admin_command == "add-user":
             secret = admin.add_user(engine, args.name, role=args.role)
+        elif args.admin_command == "apply":
+            return _apply(engine, args.file, dry_run=args.dry_run, prune=args.prune)
         elif args.admin_command == "remove-user":
             admin.remove_user(engine, args.name)
             return 0
@@ -192,6 +219,31 @@ def _admin(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(secret)
+    return 0
+
+
+def _apply(engine: Any, file: Path, *, dry_run: bool, prune: bool) -> int:
+    from console import config_file
+    from console.server import oncall
+
+    try:
+        config = config_file.load(file)
+    except config_file.ConfigError as exc:
+        print(f"error: {file} was not applied; nothing changed:\n{exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if dry_run:
+        with engine.connect() as conn:
+            print(config_file.describe(oncall.planned_changes(conn, config, prune=prune)))
+        return 0
+    applied = oncall.apply_config(engine, config, prune=prune)
+    print(config_file.describe(applied.changes))
+    if applied.tokens:
+        print("\nNew users' API tokens (shown only now; each person logs in with theirs):")
+        for name, token in sorted(applied.tokens.items()):
+            print(f"{name} {token}")
     return 0
 
 

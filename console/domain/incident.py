@@ -101,6 +101,9 @@ class EntryKind(enum.Enum):
     PRIORITY_CHANGED = "priority_changed"
     SNOOZED = "snoozed"
     ESCALATION_REQUESTED = "escalation_requested"
+    # made by the server's escalation engine
+    PAGED = "paged"
+    ACK_TIMED_OUT = "ack_timed_out"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,12 @@ view, the wall's on-call panel and the workload table; `board` answers "who now,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from console.domain.schedule import Override, Schedule, shifts, to_utc
+from console.domain.schedule import Override, OverrideRejected, Schedule, shifts, to_utc
 
 HORIZON = timedelta(days=14)  # how far ahead "next" and the On-call timeline look
 
@@ -70,3 +71,48 @@ def board(schedules: Iterable[Schedule], at: datetime, horizon: timedelta = HORI
             )
         )
     return found
+
+
+# -- overrides made on consoles: outbox ops --
+
+OVERRIDE_ADD = "override_add"  # entity: the new override's id (made on the console)
+OVERRIDE_REMOVE = "override_remove"  # entity: the override's id
+OVERRIDE_OPS = (OVERRIDE_ADD, OVERRIDE_REMOVE)
+
+
+def override_args(schedule_id: int, override: Override) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "schedule_id": schedule_id,
+        "user": override.user,
+        "start": override.start.isoformat(),
+        "end": override.end.isoformat(),
+    }
+    if override.replaces is not None:
+        args["replaces"] = override.replaces
+    return args
+
+
+def override_from_args(override_id: str, args: Mapping[str, Any]) -> tuple[int, Override]:
+    """The schedule id and the override an op carries; OverrideRejected names a field that is wrong."""
+    schedule_id = args.get("schedule_id")
+    if not isinstance(schedule_id, int) or isinstance(schedule_id, bool):
+        raise OverrideRejected("schedule_id: must be a schedule's id")
+    user, replaces = args.get("user"), args.get("replaces")
+    if not isinstance(user, str) or not user.strip():
+        raise OverrideRejected("user: must name who is on call")
+    if replaces is not None and not isinstance(replaces, str):
+        raise OverrideRejected("replaces: must name a person")
+    times = []
+    for key in ("start", "end"):
+        value = args.get(key)
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise OverrideRejected(f"{key}: must be an ISO 8601 time with its offset")
+        times.append(parsed)
+    try:
+        return schedule_id, Override(override_id, user.strip(), times[0], times[1], replaces)
+    except ValueError as exc:
+        raise OverrideRejected(str(exc)) from None

@@ -41,7 +41,7 @@ def add_service(engine: Engine, name: str, *, parent: str | None = None) -> str:
         raise AdminError("A service needs a name.")
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        seq = _change(conn, now)
+        seq = change_seq(conn, now)
         if conn.execute(select(ServiceRow.id).where(ServiceRow.name == name)).first():
             raise AdminError(f"A service named {name!r} exists already.")
         parent_id = None
@@ -68,7 +68,7 @@ def add_user(engine: Engine, name: str, *, role: str = "responder") -> str:
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        seq = _change(conn, now)
+        seq = change_seq(conn, now)
         if conn.execute(select(UserRow.id).where(UserRow.name == name)).first():
             raise AdminError(f"A user named {name!r} exists already.")
         conn.execute(
@@ -82,7 +82,7 @@ def remove_user(engine: Engine, name: str) -> None:
     drop them from their replicas (a tombstone)."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        seq = _change(conn, now)
+        seq = change_seq(conn, now)
         user_id = conn.execute(select(UserRow.id).where(UserRow.name == name)).scalar()
         if user_id is None:
             raise AdminError(f"There is no user named {name!r}.")
@@ -105,7 +105,7 @@ def compact(engine: Engine, *, keep: timedelta = timedelta(days=30)) -> int:
         return int(horizon)
 
 
-def _change(conn: Connection, now: datetime) -> int:
+def change_seq(conn: Connection, now: datetime) -> int:
     """A change-log seq for this transaction, taken under the write lock, for the rows it writes."""
     lock_transaction(conn)
     return next_seq(conn, now, "admin")

@@ -22,6 +22,7 @@ from console.server.changes import ChangeFeed
 from console.server.checkpointer import Checkpointer
 from console.server.database import migrate, open_engine
 from console.server.directory import Directory
+from console.server.escalation import EscalationDriver
 from console.server.intake.asgi import IntakeFastPath
 from console.server.intake.handlers import Intake, openapi_paths
 from console.server.sync_api import sync_router
@@ -62,6 +63,7 @@ def create_app(config: AppConfig) -> ServerApp:
     writer = GroupCommitWriter(write_engine, lock, max_pending=config.max_pending, on_commit=feed.publish)
     checkpointer = Checkpointer(read_engine)
     directory = Directory(read_engine)
+    escalation = EscalationDriver(read_engine, writer.submit_call, feed)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,10 +72,12 @@ def create_app(config: AppConfig) -> ServerApp:
         await run_in_threadpool(feed.start_reading)
         feed.start()
         checkpointer.start()
+        escalation.start()  # its first pass fires what fell due while the server was down
         log.info("server ready on %s", read_engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
+            await escalation.stop()
             await feed.stop()
             await writer.stop()
             await run_in_threadpool(checkpointer.stop)

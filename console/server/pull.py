@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -38,7 +38,18 @@ from sqlalchemy.types import TypeDecorator
 from console.domain.errors import DomainError
 from console.server.bulk import raw
 from console.server.changes import last_seq, read_meta
-from console.server.tables import alerts, incidents, services, timeline, tombstones, users
+from console.server.tables import (
+    alerts,
+    escalation_policies,
+    incidents,
+    overrides,
+    pages,
+    schedules,
+    services,
+    timeline,
+    tombstones,
+    users,
+)
 from console.sync.protocol import TABLES, TOMBSTONES
 
 
@@ -71,6 +82,10 @@ REPLICATED: tuple[Replicated, ...] = (
     _replicated("incidents", incidents, withheld=("integration_id", "group_key")),
     _replicated("alerts", alerts, withheld=("integration_id", "group_key")),
     _replicated("timeline", timeline),
+    _replicated("schedules", schedules),
+    _replicated("overrides", overrides),
+    _replicated("escalation_policies", escalation_policies),
+    _replicated("pages", pages, withheld=("key",)),
 )
 assert tuple(r.name for r in REPLICATED) == TABLES
 
@@ -83,20 +98,24 @@ class Cursor:
     key: str
 
     def encode(self) -> str:
-        return f"1.{self.server_id}.{self.seq}.{self.table}.{self.key}"
+        return f"2.{self.server_id}.{self.seq}.{self.table}.{self.key}"
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
         parts = text.split(".", 4)
-        if len(parts) != 5 or parts[0] != "1":
+        if len(parts) != 5 or parts[0] not in ("1", "2"):
             raise BadCursor("cursor: not a cursor this server gave out")
         try:
-            return cls(parts[1], int(parts[2]), int(parts[3]), parts[4])
+            cursor = cls(parts[1], int(parts[2]), int(parts[3]), parts[4])
         except ValueError as exc:
             raise BadCursor("cursor: not a cursor this server gave out") from exc
+        if parts[0] == "1" and cursor.table == _V1_TABLES:  # version 1 had five tables, then tombstones
+            cursor = replace(cursor, table=len(REPLICATED))
+        return cursor
 
 
 _START = Cursor("", -1, -1, "")
+_V1_TABLES = 5
 
 
 def _is_time(column: Column[Any]) -> bool:

@@ -14,15 +14,27 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from console.domain.clock import Hlc
 from console.domain.errors import DomainError
+from console.domain.oncall import OVERRIDE_OPS, OVERRIDE_REMOVE, override_from_args
 from console.domain.ops import Op, OpRejected, OpType, apply_op
+from console.domain.schedule import Override, OverrideRejected, check_override
 from console.domain.status import Rank
 from console.server.bulk import Codec
 from console.server.ingest import load_incident, write_incidents, write_timeline
-from console.server.tables import alerts, incidents, services, sync_clients, sync_results, users
+from console.server.tables import (
+    alerts,
+    incidents,
+    overrides,
+    schedules,
+    services,
+    sync_clients,
+    sync_results,
+    tombstones,
+    users,
+)
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +231,57 @@ def _incident_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str,
     return ("applied" if done.changed and not done.reason else "noop"), done.reason
 
 
+def _override_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str, str]:
+    """An override made (or removed) on a console; one that overlaps another is refused, saying which."""
+    conn, o = applying.conn, overrides.c
+    if pushed.type == OVERRIDE_REMOVE:
+        found = conn.execute(select(o.id).where(o.id == pushed.entity_id)).first()
+        if found is None:
+            return "noop", "There is no such override (removed already?)."
+        conn.execute(delete(overrides).where(o.id == pushed.entity_id))
+        conn.execute(
+            insert(tombstones).values(seq=applying.seq, entity="overrides", entity_id=pushed.entity_id)
+        )
+        return "applied", ""
+    if conn.execute(select(o.id).where(o.id == pushed.entity_id)).first():
+        return "noop", "This override exists already."
+    try:
+        schedule_id, override = override_from_args(pushed.entity_id, pushed.args)
+        if not conn.execute(select(schedules.c.id).where(schedules.c.id == schedule_id)).first():
+            raise OverrideRejected("schedule_id: there is no such schedule")
+        role = conn.execute(select(users.c.role).where(users.c.name == override.user)).scalar()
+        if role is None or role == "viewer":
+            raise OverrideRejected(f"user: {override.user!r} is not someone who can be on call")
+        existing = [
+            Override(row.id, row.user, row.start, row.end, row.replaces)
+            for row in conn.execute(select(overrides).where(o.schedule_id == schedule_id))
+        ]
+        check_override(existing, override)
+    except OverrideRejected as exc:
+        return "rejected", str(exc)
+    conn.execute(
+        insert(overrides).values(
+            id=override.id,
+            schedule_id=schedule_id,
+            label="",
+            user=override.user,
+            start=override.start,
+            end=override.end,
+            replaces=override.replaces,
+            origin="console",
+            created_by=applying.push.user_name,
+            seq=applying.seq,
+        )
+    )
+    return "applied", ""
+
+
 # Op type → handler. A new replicated entity (schedules, runbooks…) brings its op types and a
 # handler here, a `Replicated` table in console.server.pull and a console table: no new protocol.
-HANDLERS: dict[str, OpHandler] = {kind.value: _incident_op for kind in OpType}
+HANDLERS: dict[str, OpHandler] = {
+    **{kind.value: _incident_op for kind in OpType},
+    **{kind: _override_op for kind in OVERRIDE_OPS},
+}
 
 
 def _check_references(conn: Connection, op: Op) -> None:

@@ -56,6 +56,8 @@ class ServiceRow(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     created_at: Mapped[datetime]
     seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalation_policy_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.id"))
+    ack_timeout_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class IntegrationRow(Base):
@@ -79,6 +81,7 @@ class UserRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; the token is never stored
     created_at: Mapped[datetime]
     seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # where the person lives (night pages)
 
 
 class IncidentRow(Base):
@@ -177,6 +180,82 @@ class TimelineRow(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class ScheduleRow(Base):
+    """An on-call schedule: its layers as JSON (console.domain.oncall_json); overrides are rows of
+    their own, because consoles make them."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_seq_id", "seq", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    layers: Mapped[list[Any]]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class OverrideRow(Base):
+    """`user` on call for [start, end) on a schedule. From the team file (`label` is its id there,
+    replaced by the next apply) or made on a console (kept by apply)."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_seq_id", "seq", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    user: Mapped[str] = mapped_column(Text)
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    replaces: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(10))  # file | console
+    created_by: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class EscalationPolicyRow(Base):
+    __tablename__ = "escalation_policies"
+    __table_args__ = (Index("ix_escalation_policies_seq_id", "seq", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    levels: Mapped[list[Any]]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PageRow(Base):
+    """The engine's record that `user` was paged: one per (incident, epoch, level, repeat, user),
+    which the unique `key` enforces. Replicated, so that person's consoles alert."""
+
+    __tablename__ = "pages"
+    __table_args__ = (Index("ix_pages_seq_id", "seq", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    repeat: Mapped[int] = mapped_column(Integer)
+    user: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class EscalationRow(Base):
+    """An incident's next escalation job (server only): page level `level` of pass `repeat` at
+    `due_at` (kind "page"), or send it back to triggered at `due_at` (kind "ack-timeout")."""
+
+    __tablename__ = "escalations"
+
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class EventRow(Base):
     """Every body a sender was answered 2xx for, kept raw for audit."""
 
@@ -267,3 +346,8 @@ tombstones = cast(Table, TombstoneRow.__table__)
 server_meta = cast(Table, ServerMetaRow.__table__)
 sync_clients = cast(Table, SyncClientRow.__table__)
 sync_results = cast(Table, SyncResultRow.__table__)
+schedules = cast(Table, ScheduleRow.__table__)
+overrides = cast(Table, OverrideRow.__table__)
+escalation_policies = cast(Table, EscalationPolicyRow.__table__)
+pages = cast(Table, PageRow.__table__)
+escalations = cast(Table, EscalationRow.__table__)

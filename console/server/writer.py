@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +34,17 @@ from console.server.writelock import WriteLock
 
 log = logging.getLogger(__name__)
 
-Write = Command | Push
-Result = list[Outcome] | PushOutcome | BaseException
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Work of the server's own (the escalation engine's pass), run in a group's transaction:
+    `run(conn, at, seq)`."""
+
+    run: Callable[[Connection, datetime, int], Any]
+
+
+Write = Command | Push | Call
+Result = list[Outcome] | PushOutcome | Any | BaseException
 
 
 class Overloaded(KnownFailure):
@@ -110,6 +120,10 @@ class GroupCommitWriter:
         result: PushOutcome = await self._submit(push)
         return result
 
+    async def submit_call(self, run: Callable[[Connection, datetime, int], Any]) -> Any:
+        """Run `run(conn, at, seq)` in a write transaction; its result once committed."""
+        return await self._submit(Call(run))
+
     async def _submit(self, command: Write) -> Any:
         if self._task is None or self._task.done() or self._stopping:
             raise WriterStopped("The server cannot store events right now; retry later.")
@@ -156,11 +170,9 @@ class GroupCommitWriter:
                 try:
                     await self._lock.within(transaction.connection)
                     at = self._now()
-                    seq = next_seq(
-                        conn, at, "console" if any(isinstance(c, Push) for c in commands) else "intake"
-                    )
+                    seq = next_seq(conn, at, _origin(commands))
                     numbers = incident_numbers(conn)
-                    intake = [c for c in commands if not isinstance(c, Push)]
+                    intake = [c for c in commands if not isinstance(c, Push | Call)]
                     tx = IngestTransaction(conn, at=at, new_id=uuid7, numbers=numbers, seq=seq)
                     tx.prefetch(intake)
                     done: dict[int, Result] = {id(command): tx.apply(command) for command in intake}
@@ -169,6 +181,10 @@ class GroupCommitWriter:
                     for command in commands:
                         if isinstance(command, Push):
                             done[id(command)] = apply_push(conn, command, at=at, seq=seq, numbers=numbers)
+                    # The server's own work last: an escalation pass sees this group's incidents.
+                    for command in commands:
+                        if isinstance(command, Call):
+                            done[id(command)] = command.run(conn, at, seq)
                     results = [done[id(command)] for command in commands]
                     await asyncio.to_thread(transaction.commit)
                 finally:
@@ -185,3 +201,9 @@ class GroupCommitWriter:
                 return [exc]
             log.warning("a batch of %d failed (%s); storing its commands one by one", len(commands), exc)
             return [(await self._commit([command]))[0] for command in commands]
+
+
+def _origin(commands: list[Write]) -> str:
+    if any(isinstance(c, Push) for c in commands):
+        return "console"
+    return "intake" if any(not isinstance(c, Call) for c in commands) else "engine"

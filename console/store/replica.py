@@ -19,12 +19,24 @@ from sqlalchemy.exc import OperationalError
 
 from console.domain.clock import Hlc, HybridClock
 from console.domain.errors import DomainError, StorageFull
+from console.domain.escalation import Policy
 from console.domain.ids import uuid7
 from console.domain.incident import EntryKind, Incident, TimelineEntry
+from console.domain.oncall import (
+    OVERRIDE_ADD,
+    OVERRIDE_REMOVE,
+    OnCallNow,
+    PageRecord,
+    PendingOverride,
+    board,
+    override_args,
+)
 from console.domain.ops import OpRejected, OpType, apply_op, normalize_args
 from console.domain.priority import Priority
+from console.domain.schedule import Override, Schedule, check_override
 from console.domain.status import Rank, Status
 from console.domain.views import AlertView, EntryView, IncidentDetail, IncidentView, OutboxOp, SyncState
+from console.store import oncall
 from console.store.database import migrate, open_replica, storage_error
 from console.store.tables import (
     REPLICA_TABLES,
@@ -40,9 +52,10 @@ from console.store.tables import (
 from console.store.watch import ChangeWatch
 
 REPLICA_FILE = "replica.db"
-SCHEMA_VERSION = 1  # the sync protocol's; kept here so the store needs nothing from sync
+SCHEMA_VERSION = 2  # the sync protocol's; kept here so the store needs nothing from sync
 KEEP_DONE_OPS = 2000  # processed ops kept for the outbox view; older ones are pruned
 
+_INCIDENT_OPS = tuple(kind.value for kind in OpType)
 _STATUS_OPS = (OpType.ACKNOWLEDGE, OpType.RESOLVE, OpType.REOPEN, OpType.SNOOZE, OpType.ESCALATE)
 
 
@@ -176,14 +189,14 @@ class Replica:
         return op
 
     def _new_op(
-        self, conn: Connection, kind: OpType, entity_id: str, args: dict[str, Any], epoch: int
+        self, conn: Connection, kind: OpType | str, entity_id: str, args: dict[str, Any], epoch: int
     ) -> OutboxOp:
         state = conn.execute(select(sync_state.c.client_id, sync_state.c.hlc)).one()
         clock = HybridClock(state.client_id, self._now_ms, Hlc.decode(state.hlc) if state.hlc else None)
         stamp = clock.tick().encode()
         conn.execute(update(sync_state).values(hlc=stamp))
         return OutboxOp(
-            0, uuid7(), kind.value, entity_id, args, stamp, epoch, "pending", "", None, 0, "", self._now()
+            0, uuid7(), str(kind), entity_id, args, stamp, epoch, "pending", "", None, 0, "", self._now()
         )
 
     def _insert_op(self, conn: Connection, op: OutboxOp) -> None:
@@ -487,6 +500,48 @@ class Replica:
                 (r.id, r.name, r.role) for r in conn.execute(select(users.c.id, users.c.name, users.c.role))
             ]
 
+    # -- on-call (console.ui.ports.OnCallSource) --
+
+    def schedules(self) -> list[Schedule]:
+        """The schedules with the overrides the server accepted."""
+        with self._engine.connect() as conn:
+            return oncall.read_schedules(conn)
+
+    def on_call_now(self, at: datetime) -> list[OnCallNow]:
+        return board(self.schedules(), at)
+
+    def escalation_policies(self) -> list[Policy]:
+        with self._engine.connect() as conn:
+            return oncall.read_policies(conn)
+
+    def pending_overrides(self) -> list[PendingOverride]:
+        with self._engine.connect() as conn:
+            return oncall.read_pending_overrides(conn, self._now())
+
+    def add_override(self, schedule: str, override: Override) -> OutboxOp:
+        """Record an override (not in effect until the server accepts it). Refused here when it
+        overlaps one the schedule has or one still pending from this console (OverrideRejected)."""
+        with self._write() as conn:
+            schedule_id = oncall.schedule_id(conn, schedule)
+            if schedule_id is None:
+                raise NotFound(f"There is no schedule named {schedule!r} here.")
+            accepted = next(s for s in oncall.read_schedules(conn) if s.name == schedule).overrides
+            pending = [p.override for p in oncall.read_pending_overrides(conn, self._now()) if not p.reason]
+            check_override([*accepted, *(p for p in pending if p.id != override.id)], override)
+            op = self._new_op(conn, OVERRIDE_ADD, override.id, override_args(schedule_id, override), 0)
+            self._insert_op(conn, op)
+        return op
+
+    def remove_override(self, override_id: str) -> OutboxOp:
+        with self._write() as conn:
+            op = self._new_op(conn, OVERRIDE_REMOVE, override_id, {}, 0)
+            self._insert_op(conn, op)
+        return op
+
+    def pages(self, *, since: datetime | None = None, user: str | None = None) -> list[PageRecord]:
+        with self._engine.connect() as conn:
+            return oncall.read_pages(conn, since, user)
+
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         """Every row of a replica table, as stored, ordered by id: for comparing with the server."""
         table = REPLICA_TABLES[name]
@@ -553,7 +608,8 @@ def _unconfirmed(conn: Connection, ids: Sequence[str] | None = None) -> dict[str
             or_(
                 outbox.c.state == "pending",
                 and_(outbox.c.state.in_(("applied", "noop")), outbox.c.result_seq > page_seq),
-            )
+            ),
+            outbox.c.type.in_(_INCIDENT_OPS),  # not overrides (console.store.oncall)
         )
         .order_by(outbox.c.client_seq)
     )

@@ -76,6 +76,8 @@ services = Table(
     _text("name"),
     _int("parent_id", nullable=True),
     _int("seq"),
+    _int("escalation_policy_id", nullable=True),
+    _int("ack_timeout_minutes", nullable=True),
 )
 
 users = Table(
@@ -85,6 +87,7 @@ users = Table(
     _text("name"),
     _text("role"),
     _int("seq"),
+    _str("time_zone", 64, nullable=True),
 )
 
 incidents = Table(
@@ -154,6 +157,55 @@ timeline = Table(
     _int("seq"),
 )
 
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    _text("name"),
+    _json("layers"),  # console.domain.oncall_json
+    _int("seq"),
+)
+
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _int("schedule_id", index=True),
+    _text("label"),
+    _text("user"),
+    _time("start"),
+    _time("end"),
+    _text("replaces", nullable=True),
+    _str("origin", 10),
+    _text("created_by"),
+    _int("seq"),
+)
+
+escalation_policies = Table(
+    "escalation_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    _text("name"),
+    _int("repeats"),
+    _json("levels"),
+    _int("seq"),
+)
+
+# The server's pages: a console alerts for those addressed to its user.
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _str("incident_id", 36, index=True),
+    _int("epoch"),
+    _int("level"),
+    _int("repeat"),
+    _text("user"),
+    _time("at"),
+    _str("reason", 20),
+    _int("seq"),
+)
+
 # One op a person made here, from the moment it was made until the server has processed it; kept
 # afterwards with its result, so a rejection stays visible with its reason.
 outbox = Table(
@@ -196,4 +248,8 @@ REPLICA_TABLES: dict[str, Table] = {
     "incidents": incidents,
     "alerts": alerts,
     "timeline": timeline,
+    "schedules": schedules,
+    "overrides": overrides,
+    "escalation_policies": escalation_policies,
+    "pages": pages,
 }

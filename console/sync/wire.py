@@ -3,7 +3,7 @@ needs only these, and pydantic was a sixth of a second of every console start.""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1  # of the replica's shape and the ops a console sends
+SCHEMA_VERSION = 2  # of the replica's shape and the ops a console sends (2: on-call)
 OLDEST_SCHEMA = 1  # the oldest a server still takes
 SCHEMA_HEADER = "X-Responder-Schema"
 MAX_PUSH = 500  # ops in one push
@@ -11,5 +11,15 @@ DEFAULT_PULL = 10_000  # rows in one pull page
 MAX_PULL = 50_000
 
 # Replicated tables, in the order a pull page lists them (also the tie-break of the cursor).
-TABLES = ("services", "users", "incidents", "alerts", "timeline")
+TABLES = (
+    "services",
+    "users",
+    "incidents",
+    "alerts",
+    "timeline",
+    "schedules",
+    "overrides",
+    "escalation_policies",
+    "pages",
+)
 TOMBSTONES = "tombstones"  # rows deleted on the server: [entity, id] pairs

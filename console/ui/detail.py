@@ -143,6 +143,19 @@ def _summary(body: Mapping[str, Any], summaries: Mapping[str, str]) -> str:
     return summaries.get(_text(body.get("alert_id")), "")
 
 
+def _paged(body: Mapping[str, Any]) -> str:
+    level, repeat = body.get("level"), body.get("repeat")
+    where = f"level {level}" if isinstance(level, int) else "a level"
+    if isinstance(repeat, int) and repeat:
+        where += f", pass {repeat + 1}"
+    people = [_text(p) for p in body.get("users", ()) if isinstance(p, str)]
+    nobody = [_text(s) for s in body.get("nobody_on_call", ()) if isinstance(s, str)]
+    text = f"Paged {', '.join(people)} ({where})" if people else f"Nobody to page at {where}"
+    if nobody:
+        text += f"\nnobody on call in {', '.join(nobody)}"
+    return text
+
+
 def _alerts_phrase(
     body: Mapping[str, Any], summaries: Mapping[str, str], one: str, many: str, *, limit: int
 ) -> str:
@@ -218,6 +231,12 @@ def describe(
             return f"Snoozed until {_until(body.get('until'), now)}"
         case EntryKind.ESCALATION_REQUESTED:
             return "Escalation requested: the next level is paged"
+        case EntryKind.PAGED:
+            return _paged(body)
+        case EntryKind.ACK_TIMED_OUT:
+            minutes = body.get("minutes")
+            after = f" for {minutes} minutes" if isinstance(minutes, int) else ""
+            return f"Acknowledged but no progress{after}: triggered again, paging restarts"
         case EntryKind.REPORTED:
             lines = [f"Reported by hand: {_text(body.get('title'))}"]
             if body.get("priority"):

@@ -1,0 +1,255 @@
+"""On-call data in the server database: the team file applied (`admin apply`), and read back as domain
+values for the escalation engine and `oncall`.
+
+Applying makes schedules and escalation policies exactly what the file says. Users and services are
+added and changed; ones the file leaves out are kept (they may have been made with `admin add-user`,
+and a service has incidents), unless `prune` asks to remove them. Overrides from the file replace
+the file's earlier ones; overrides made on consoles are kept.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select, update
+
+from console.config_file import Change, Service, TeamConfig, User, diff
+from console.domain.escalation import Policy
+from console.domain.ids import uuid7
+from console.domain.oncall_json import layers_from_json, layers_json, levels_json, policy_from_json
+from console.domain.schedule import Override, Schedule
+from console.server.admin import AdminError, change_seq, new_integration_key
+from console.server.directory import token_hash
+from console.server.tables import (
+    escalation_policies,
+    incidents,
+    integrations,
+    overrides,
+    schedules,
+    services,
+    tombstones,
+    users,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    changes: list[Change]
+    tokens: dict[str, str] = field(default_factory=dict)  # new user -> API token (shown once)
+
+
+def read_config(conn: Connection) -> TeamConfig:
+    """The database's on-call configuration, shaped as a team file would declare it (overrides from
+    the file only)."""
+    policy_names = {row.id: row.name for row in conn.execute(select(escalation_policies))}
+    service_names = {row.id: row.name for row in conn.execute(select(services.c.id, services.c.name))}
+    return TeamConfig(
+        users=tuple(
+            User(row.name, row.role, row.time_zone)
+            for row in conn.execute(select(users.c.name, users.c.role, users.c.time_zone))
+        ),
+        services=tuple(
+            Service(
+                row.name,
+                service_names.get(row.parent_id) if row.parent_id is not None else None,
+                policy_names.get(row.escalation_policy_id) if row.escalation_policy_id is not None else None,
+                row.ack_timeout_minutes,
+            )
+            for row in conn.execute(select(services))
+        ),
+        schedules=tuple(read_schedules(conn, origin="file").values()),
+        escalation_policies=tuple(read_policies(conn).values()),
+    )
+
+
+def read_schedules(conn: Connection, *, origin: str | None = None) -> dict[str, Schedule]:
+    """Every schedule by name, with its overrides (all of them, or those of one origin)."""
+    found: dict[int, list[Override]] = {}
+    # The last override that applies wins: the file's in file order, then consoles' as made.
+    query = select(overrides).order_by(overrides.c.origin.desc(), overrides.c.id)
+    if origin is not None:
+        query = query.where(overrides.c.origin == origin)
+    for row in conn.execute(query):
+        label = row.label if row.origin == "file" else row.id
+        found.setdefault(row.schedule_id, []).append(
+            Override(label, row.user, row.start, row.end, row.replaces)
+        )
+    return {
+        row.name: Schedule(row.name, layers_from_json(row.layers), tuple(found.get(row.id, ())))
+        for row in conn.execute(select(schedules))
+    }
+
+
+def read_policies(conn: Connection) -> dict[str, Policy]:
+    return {
+        row.name: policy_from_json(row.name, row.repeats, row.levels)
+        for row in conn.execute(select(escalation_policies))
+    }
+
+
+def planned_changes(conn: Connection, config: TeamConfig, *, prune: bool = False) -> list[Change]:
+    """What `apply_config` would change (`admin apply --dry-run`)."""
+    current = read_config(conn)
+    return diff(current, config if prune else _keeping(current, config))
+
+
+def apply_config(engine: Engine, config: TeamConfig, *, prune: bool = False) -> Applied:
+    """Make the database say what `config` says, in one transaction; nothing when it already does."""
+    with engine.connect() as conn, conn.begin() as transaction:
+        now = datetime.now(UTC)
+        seq = change_seq(conn, now)
+        current = read_config(conn)
+        wanted = config if prune else _keeping(current, config)
+        changes = diff(current, wanted)
+        if not changes:
+            transaction.rollback()  # not even an empty change in the log
+            return Applied([])
+        tokens = _apply(conn, current, wanted, at=now, seq=seq)
+    return Applied(changes, tokens)
+
+
+def _keeping(current: TeamConfig, config: TeamConfig) -> TeamConfig:
+    """`config` plus the users and services it leaves out (kept without --prune)."""
+    named_users = {u.name for u in config.users}
+    named_services = {s.name for s in config.services}
+    return replace(
+        config,
+        users=config.users + tuple(u for u in current.users if u.name not in named_users),
+        services=config.services + tuple(s for s in current.services if s.name not in named_services),
+    )
+
+
+def _apply(conn: Connection, old: TeamConfig, new: TeamConfig, *, at: datetime, seq: int) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    # users
+    for user in new.users:
+        known = old.user(user.name)
+        if known is None:
+            token = secrets.token_urlsafe(32)
+            tokens[user.name] = token
+            conn.execute(
+                insert(users).values(
+                    name=user.name,
+                    role=user.role,
+                    time_zone=user.time_zone,
+                    token_hash=token_hash(token),
+                    created_at=at,
+                    seq=seq,
+                )
+            )
+        elif known != user:
+            conn.execute(
+                update(users)
+                .where(users.c.name == user.name)
+                .values(role=user.role, time_zone=user.time_zone, seq=seq)
+            )
+    for user in old.users:
+        if new.user(user.name) is None:
+            _remove(conn, users, "users", user.name, seq)
+    # schedules, with the file's overrides
+    schedule_ids = _write_named(
+        conn, schedules, {s.name: {"layers": layers_json(s.layers)} for s in new.schedules}, seq
+    )
+    for schedule in new.schedules:
+        if schedule == old.schedule(schedule.name):
+            continue
+        sid = schedule_ids[schedule.name]
+        _remove_overrides(conn, (overrides.c.schedule_id == sid) & (overrides.c.origin == "file"), seq)
+        for override in schedule.overrides:
+            conn.execute(
+                insert(overrides).values(
+                    id=uuid7(),
+                    schedule_id=sid,
+                    label=override.id,
+                    user=override.user,
+                    start=override.start,
+                    end=override.end,
+                    replaces=override.replaces,
+                    origin="file",
+                    created_by="admin",
+                    seq=seq,
+                )
+            )
+    # policies, then services (which name them)
+    policy_ids = _write_named(
+        conn,
+        escalation_policies,
+        {p.name: {"repeats": p.repeats, "levels": levels_json(p.levels)} for p in new.escalation_policies},
+        seq,
+    )
+    service_ids = {row.name: row.id for row in conn.execute(select(services.c.id, services.c.name))}
+    for service in new.services:  # parents first would need an order: insert all, then link
+        if service.name not in service_ids:
+            service_ids[service.name] = _add_service(conn, service.name, at, seq)
+    for service in new.services:
+        if service == old.service(service.name):
+            continue
+        conn.execute(
+            update(services)
+            .where(services.c.name == service.name)
+            .values(
+                parent_id=service_ids[service.parent] if service.parent else None,
+                escalation_policy_id=policy_ids[service.escalation_policy]
+                if service.escalation_policy
+                else None,
+                ack_timeout_minutes=service.ack_timeout_minutes,
+                seq=seq,
+            )
+        )
+    for service in old.services:
+        if new.service(service.name) is None:
+            sid = service_ids[service.name]
+            if conn.execute(select(incidents.c.id).where(incidents.c.service_id == sid).limit(1)).first():
+                raise AdminError(f"Service {service.name!r} has incidents: it cannot be removed.")
+            conn.execute(delete(integrations).where(integrations.c.service_id == sid))
+            _remove(conn, services, "services", service.name, seq)
+    # policies and schedules the file no longer has, once nothing names them
+    for policy in old.escalation_policies:
+        if new.escalation_policy(policy.name) is None:
+            _remove(conn, escalation_policies, "escalation_policies", policy.name, seq)
+    for schedule in old.schedules:
+        if new.schedule(schedule.name) is None:
+            sid = conn.execute(select(schedules.c.id).where(schedules.c.name == schedule.name)).scalar_one()
+            _remove_overrides(conn, overrides.c.schedule_id == sid, seq)
+            _remove(conn, schedules, "schedules", schedule.name, seq)
+    return tokens
+
+
+def _write_named(
+    conn: Connection, table: Table, wanted: Mapping[str, Mapping[str, object]], seq: int
+) -> dict[str, int]:
+    """Insert or update rows keyed by name; returns every wanted name's id."""
+    known = {row.name: row for row in conn.execute(select(table))}
+    ids: dict[str, int] = {}
+    for name, values in wanted.items():
+        row = known.get(name)
+        if row is None:
+            inserted = conn.execute(insert(table).values(name=name, seq=seq, **values))
+            ids[name] = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+        else:
+            ids[name] = row.id
+            if any(getattr(row, key) != value for key, value in values.items()):
+                conn.execute(update(table).where(table.c.id == row.id).values(seq=seq, **values))
+    return ids
+
+
+def _add_service(conn: Connection, name: str, at: datetime, seq: int) -> int:
+    inserted = conn.execute(insert(services).values(name=name, created_at=at, seq=seq))
+    service_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+    conn.execute(insert(integrations).values(service_id=service_id, key=new_integration_key(), created_at=at))
+    return service_id
+
+
+def _remove(conn: Connection, table: Table, entity: str, name: str, seq: int) -> None:
+    row_id = conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one()
+    conn.execute(delete(table).where(table.c.id == row_id))
+    conn.execute(insert(tombstones).values(seq=seq, entity=entity, entity_id=str(row_id)))
+
+
+def _remove_overrides(conn: Connection, which: ColumnElement[bool], seq: int) -> None:
+    for override_id in list(conn.execute(select(overrides.c.id).where(which)).scalars()):
+        conn.execute(delete(overrides).where(overrides.c.id == override_id))
+        conn.execute(insert(tombstones).values(seq=seq, entity="overrides", entity_id=override_id))
