@@ -88,3 +88,13 @@ def read_pages(conn: Connection, since: datetime | None = None, user: str | None
         PageRecord(row.id, row.incident_id, row.epoch, row.level, row.repeat, row.user, row.at, row.reason)
         for row in conn.execute(query)
     ]
+
+
+def read_new_pages(conn: Connection, user: str, after_seq: int) -> tuple[list[PageRecord], int]:
+    """Pages to `user` that came with changes after `after_seq`, and the seq to ask after next."""
+    rows = conn.execute(select(pages).where(pages.c.seq > after_seq, pages.c.user == user)).all()
+    found = [
+        PageRecord(row.id, row.incident_id, row.epoch, row.level, row.repeat, row.user, row.at, row.reason)
+        for row in rows
+    ]
+    return found, max((row.seq for row in rows), default=after_seq)

@@ -542,6 +542,11 @@ class Replica:
         with self._engine.connect() as conn:
             return oncall.read_pages(conn, since, user)
 
+    def new_pages(self, user: str, after_seq: int) -> tuple[list[PageRecord], int]:
+        """Pages to `user` pulled since `after_seq` (start with -1), and the seq to pass next time."""
+        with self._engine.connect() as conn:
+            return oncall.read_new_pages(conn, user, after_seq)
+
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         """Every row of a replica table, as stored, ordered by id: for comparing with the server."""
         table = REPLICA_TABLES[name]
@@ -740,7 +745,7 @@ _JSON_COLUMNS = {
 
 
 # The incident each replicated table's rows belong to (tombstones: of incidents only).
-_INCIDENT_OF = {"incidents": "id", "alerts": "incident_id", "timeline": "incident_id"}
+_INCIDENT_OF = {"incidents": "id", "alerts": "incident_id", "timeline": "incident_id", "pages": "incident_id"}
 
 
 def _touched(tables: Mapping[str, Mapping[str, Any]]) -> set[str]:
