@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the window's modules load Qt: imported when run() runs, not
     from console.domain.views import IncidentView
     from console.domain.views import IncidentView as _View
     from console.notify.alerting import Alerting
-    from console.notify.policy import AlertSettings, Command
+    from console.notify.policy import AlertSettings, Command, Page
     from console.notify.tray import Tray
     from console.store.replica import Replica
 
@@ -307,6 +307,7 @@ class _Reader:
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._last = 0.0
+        self._page_seq = -1  # pages to this person are read after the seq of the last ones read
 
     def request(self) -> None:
         if self._task is not None and not self._task.done():
@@ -357,9 +358,24 @@ class _Reader:
         changed) what the tray lists."""
         changes = self._window.read_changes(batched=True)
         views = changes.everything if changes.everything is not None else (changes.changed or {}).values()
-        commands = self._alerting.evaluate(views)
+        commands = self._alerting.evaluate(
+            views,
+            pages=self._new_pages(first=changes.everything is not None),
+            escalated=self._replica.escalated_services(),
+        )
         changed = changes.everything is not None or bool(changes.changed) or bool(changes.gone)
         return changes, commands, self._waiting() if changed else None
+
+    def _new_pages(self, *, first: bool) -> list[Page]:
+        """The server's pages to this person since the last read. Not during the first read, whose
+        incidents come in batches after it: a page is taken once its incident is known, and the
+        next read (any change) picks them up."""
+        from console.notify.policy import Page
+
+        if first or not self._user:
+            return []
+        found, self._page_seq = self._replica.new_pages(self._user, self._page_seq)
+        return [Page(page.incident_id, page.user) for page in found]
 
     def _waiting(self) -> _Waiting | None:
         """The newest unacknowledged incidents, and the ids of those assigned to this person."""

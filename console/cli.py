@@ -257,6 +257,10 @@ def _console_command(args: argparse.Namespace) -> int:
     logs.configure(data_dir, level=logging.WARNING, to_stderr=False)
     try:
         if args.command == "login":
+    if applied.keys:
+        print("\nNew services' integration (routing) keys, for monitoring to send alerts with:")
+        for name, key in sorted(applied.keys.items()):
+            print(f"{name} {key}")
             user = commands.login(data_dir, args.server)
             print(f"Logged in to {args.server} as {user}.")
         elif args.command == "incidents":

@@ -146,10 +146,17 @@ class Alerting:
     # -- evaluation: any thread --
 
     def evaluate(
-        self, views: Iterable[IncidentView], *, pages: Iterable[Page] = (), complete: bool = False
+        self,
+        views: Iterable[IncidentView],
+        *,
+        pages: Iterable[Page] = (),
+        complete: bool = False,
+        escalated: frozenset[str] | None = None,
     ) -> list[Command]:
         with self._lock:
-            return self._policy.update(views, self._now(), pages=pages, complete=complete)
+            return self._policy.update(
+                views, self._now(), pages=pages, complete=complete, escalated=escalated
+            )
 
     def tick(self) -> list[Command]:
         with self._lock:

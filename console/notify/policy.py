@@ -4,7 +4,8 @@ Pure rules over incident views (no Qt, no I/O, time injected); delivery backends
 sound) carry out the commands it returns.
 
 - An incident is *pending* while it is triggered (not acknowledged) and not snoozed. It is *loud*
-  when it is high priority or paged to the current user.
+  when it is paged to the current user, or high priority on a service the server does not page for
+  (no escalation policy): where it does, the pages decide who is woken, not every console at once.
 - Loud: a persistent notification (critical urgency, no expiry) shown again every
   `renotify_minutes` while unacknowledged, and the high sound looping. The loop plays exactly while
   some loud incident is pending and the sound is not muted.
@@ -167,6 +168,7 @@ class AlertPolicy:
         self._storm_window = storm_window
         self._views: dict[str, IncidentView] = {}  # open incidents
         self._paged: set[str] = set()  # incident ids paged to this user
+        self._escalated: frozenset[str] = frozenset()  # services the server pages people for
         self._notices: dict[str, _Notice] = {}
         self._snoozed: dict[str, datetime] = {}  # open, snoozed until
         self._loud_pending: set[str] = set()
@@ -206,13 +208,17 @@ class AlertPolicy:
         *,
         pages: Iterable[Page] = (),
         complete: bool = False,
+        escalated: frozenset[str] | None = None,
     ) -> list[Command]:
         """Take incidents that are new or changed (in any status), and pages for anyone (a page
-        and its incident may come in the same call).
+        and its incident may come in the same call). `escalated`, when given, is the new set of
+        services that have an escalation policy.
 
         With `complete`, `incidents` is everything there is: an incident seen before and missing
         now is treated as gone.
         """
+        if escalated is not None:
+            self._escalated = escalated
         given = {view.id: view for view in incidents}
         silenced = self._low_silenced(now)
         paged: list[str] = []
@@ -261,7 +267,9 @@ class AlertPolicy:
     # --- rules --------------------------------------------------------------------------------
 
     def _loud(self, view: IncidentView) -> bool:
-        return view.incident.priority is Priority.HIGH or view.id in self._paged
+        if view.id in self._paged:
+            return True
+        return view.incident.priority is Priority.HIGH and view.service not in self._escalated
 
     def _low_silenced(self, now: datetime) -> bool:
         muted_until = self.settings.low_muted_until

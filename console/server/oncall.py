@@ -39,6 +39,7 @@ from console.server.tables import (
 class Applied:
     changes: list[Change]
     tokens: dict[str, str] = field(default_factory=dict)  # new user -> API token (shown once)
+    keys: dict[str, str] = field(default_factory=dict)  # new service -> its integration (routing) key
 
 
 def read_config(conn: Connection) -> TeamConfig:
@@ -107,8 +108,8 @@ def apply_config(engine: Engine, config: TeamConfig, *, prune: bool = False) -> 
         if not changes:
             transaction.rollback()  # not even an empty change in the log
             return Applied([])
-        tokens = _apply(conn, current, wanted, at=now, seq=seq)
-    return Applied(changes, tokens)
+        tokens, keys = _apply(conn, current, wanted, at=now, seq=seq)
+    return Applied(changes, tokens, keys)
 
 
 def _keeping(current: TeamConfig, config: TeamConfig) -> TeamConfig:
@@ -122,8 +123,11 @@ def _keeping(current: TeamConfig, config: TeamConfig) -> TeamConfig:
     )
 
 
-def _apply(conn: Connection, old: TeamConfig, new: TeamConfig, *, at: datetime, seq: int) -> dict[str, str]:
+def _apply(
+    conn: Connection, old: TeamConfig, new: TeamConfig, *, at: datetime, seq: int
+) -> tuple[dict[str, str], dict[str, str]]:
     tokens: dict[str, str] = {}
+    keys: dict[str, str] = {}
     # users
     for user in new.users:
         known = old.user(user.name)
@@ -183,7 +187,7 @@ def _apply(conn: Connection, old: TeamConfig, new: TeamConfig, *, at: datetime, 
     service_ids = {row.name: row.id for row in conn.execute(select(services.c.id, services.c.name))}
     for service in new.services:  # parents first would need an order: insert all, then link
         if service.name not in service_ids:
-            service_ids[service.name] = _add_service(conn, service.name, at, seq)
+            service_ids[service.name], keys[service.name] = _add_service(conn, service.name, at, seq)
     for service in new.services:
         if service == old.service(service.name):
             continue
@@ -215,7 +219,7 @@ def _apply(conn: Connection, old: TeamConfig, new: TeamConfig, *, at: datetime, 
             sid = conn.execute(select(schedules.c.id).where(schedules.c.name == schedule.name)).scalar_one()
             _remove_overrides(conn, overrides.c.schedule_id == sid, seq)
             _remove(conn, schedules, "schedules", schedule.name, seq)
-    return tokens
+    return tokens, keys
 
 
 def _write_named(
@@ -236,11 +240,13 @@ def _write_named(
     return ids
 
 
-def _add_service(conn: Connection, name: str, at: datetime, seq: int) -> int:
+def _add_service(conn: Connection, name: str, at: datetime, seq: int) -> tuple[int, str]:
+    """A new service with one integration: its id and the integration's key."""
     inserted = conn.execute(insert(services).values(name=name, created_at=at, seq=seq))
     service_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
-    conn.execute(insert(integrations).values(service_id=service_id, key=new_integration_key(), created_at=at))
-    return service_id
+    key = new_integration_key()
+    conn.execute(insert(integrations).values(service_id=service_id, key=key, created_at=at))
+    return service_id, key
 
 
 def _remove(conn: Connection, table: Table, entity: str, name: str, seq: int) -> None:

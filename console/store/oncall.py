@@ -15,7 +15,15 @@ from console.domain.escalation import Policy
 from console.domain.oncall import OVERRIDE_ADD, PageRecord, PendingOverride, override_from_args
 from console.domain.oncall_json import layers_from_json, policy_from_json
 from console.domain.schedule import Override, OverrideRejected, Schedule
-from console.store.tables import escalation_policies, outbox, overrides, pages, schedules, sync_state
+from console.store.tables import (
+    escalation_policies,
+    outbox,
+    overrides,
+    pages,
+    schedules,
+    services,
+    sync_state,
+)
 
 SHOW_REJECTED = timedelta(days=1)  # how long a refused override stays listed with its reason
 
@@ -98,3 +106,10 @@ def read_new_pages(conn: Connection, user: str, after_seq: int) -> tuple[list[Pa
         for row in rows
     ]
     return found, max((row.seq for row in rows), default=after_seq)
+
+
+def read_escalated_services(conn: Connection) -> frozenset[str]:
+    """Names of the services the server pages people for (they have an escalation policy)."""
+    return frozenset(
+        conn.execute(select(services.c.name).where(services.c.escalation_policy_id.is_not(None))).scalars()
+    )

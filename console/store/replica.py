@@ -552,6 +552,10 @@ class Replica:
         table = REPLICA_TABLES[name]
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
+    def escalated_services(self) -> frozenset[str]:
+        with self._engine.connect() as conn:
+            return oncall.read_escalated_services(conn)
+
 
 
 class _Transaction:
