@@ -348,3 +348,20 @@ def test_a_page_that_comes_with_its_incident_counts_and_one_for_an_unknown_incid
         (StartHighSound, None),
     ]
     assert p.pending_loud() == {"inc-1"}
+
+
+def test_on_a_service_the_server_pages_for_only_a_page_makes_high_loud() -> None:
+    p = policy()
+    escalated = frozenset({"checkout-api"})
+    commands = p.update([view(1)], T0, escalated=escalated)
+    assert StartHighSound() not in commands  # someone else may be on call: no alarm here
+    assert [show.persistent for show in shows(commands)] == [False]
+    commands = p.update([], T0 + MIN, pages=[Page("inc-1", ME)])
+    assert StartHighSound() in commands
+    assert [show.persistent for show in shows(commands)] == [True]
+
+
+def test_a_service_without_escalation_stays_loud_for_everyone() -> None:
+    p = policy()
+    commands = p.update([view(1, service="payments")], T0, escalated=frozenset({"checkout-api"}))
+    assert StartHighSound() in commands
