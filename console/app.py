@@ -15,7 +15,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -51,6 +51,7 @@ def run(
     demo: bool = False,
     screenshot: Path | None = None,
     screenshot_after: float = 20.0,
+    screenshot_page: str = "Incidents",
 ) -> int:
     config = settings.load(data_dir=data_dir, db_url=db_url)
     logs.configure(config.data_dir)
@@ -81,7 +82,7 @@ def run(
         return 1
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            shot = (screenshot, screenshot_after) if screenshot else None
+            shot = (screenshot, screenshot_after, screenshot_page) if screenshot else None
             return runner.run(_window(app, session, config.data_dir, db_url, demo, shot))
     finally:
         session.close()
@@ -93,7 +94,7 @@ async def _window(
     data_dir: Path,
     db_url: str | None,
     demo: bool,
-    screenshot: tuple[Path, float] | None,
+    screenshot: tuple[Path, float, str] | None,
 ) -> int:
     from PySide6.QtCore import QTimer
 
@@ -220,6 +221,7 @@ async def _window(
         tray.quit.connect(quit_console)
         tray.set_sound_muted(chosen.muted)
         tray.show()
+    _add_oncall_page(window, replica, session.user)
     await alerting.start()
     ticks = QTimer(window)  # re-notifications and the ends of snoozes
     ticks.timeout.connect(lambda: alerting.carry_out(alerting.tick()))
@@ -241,7 +243,7 @@ async def _window(
     if demo:
         tasks.append(asyncio.create_task(_demo(session, data_dir, db_url, stop), name="demo"))
     if screenshot is not None:  # for the README: the window after a while, then quit
-        path, after = screenshot
+        path, after, page = screenshot
 
         async def shoot() -> None:
             await asyncio.sleep(after)
@@ -249,6 +251,10 @@ async def _window(
             window.refresh()
             if window.proxy.rowCount():
                 window.table.selectRow(0)
+            for index in range(window.pages.count()):
+                if window.pages.tabText(index) == page:
+                    window.pages.setCurrentIndex(index)
+            await asyncio.sleep(0.5)
             window.grab().save(str(path))
             log.info("screenshot saved to %s", path)
             quit_console()
@@ -266,6 +272,30 @@ async def _window(
         if tray is not None:
             tray.hide()
     return 0
+
+
+def _add_oncall_page(window: MainWindow, replica: Replica, user: str) -> None:
+    """The On call page: read when shown, after an override is made, and every half minute while
+    in view (who is on call moves with the clock, not only with the data)."""
+    from PySide6.QtCore import QTimer
+
+    from console.ui.oncall_view import OnCallView, acknowledged_from
+
+    view = OnCallView(
+        replica, user=user, acknowledged=acknowledged_from(replica), own_zones=replica.user_zones()
+    )
+
+    def refresh() -> None:
+        if view.isVisible():
+            view.refresh(datetime.now(UTC))
+
+    window.add_page(view, "On call")
+    window.pages.currentChanged.connect(lambda _index: refresh())
+    view.acted.connect(window.acted)
+    view.acted.connect(refresh)
+    timer = QTimer(view)
+    timer.timeout.connect(refresh)
+    timer.start(30_000)
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:

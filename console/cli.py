@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--screenshot-after", type=float, default=20.0, metavar="SECONDS", help="when to take it (default 20)"
     )
+    parser.add_argument(
+        "--screenshot-page", default="Incidents", metavar="TITLE", help="the page in it (e.g. 'On call')"
+    )
     common = _common(in_subcommand=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -150,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo=args.demo,
         screenshot=args.screenshot,
         screenshot_after=args.screenshot_after,
+        screenshot_page=args.screenshot_page,
     )
 
 
@@ -244,6 +248,10 @@ def _apply(engine: Any, file: Path, *, dry_run: bool, prune: bool) -> int:
         print("\nNew users' API tokens (shown only now; each person logs in with theirs):")
         for name, token in sorted(applied.tokens.items()):
             print(f"{name} {token}")
+    if applied.keys:
+        print("\nNew services' integration (routing) keys, for monitoring to send alerts with:")
+        for name, key in sorted(applied.keys.items()):
+            print(f"{name} {key}")
     return 0
 
 
@@ -257,10 +265,6 @@ def _console_command(args: argparse.Namespace) -> int:
     logs.configure(data_dir, level=logging.WARNING, to_stderr=False)
     try:
         if args.command == "login":
-    if applied.keys:
-        print("\nNew services' integration (routing) keys, for monitoring to send alerts with:")
-        for name, key in sorted(applied.keys.items()):
-            print(f"{name} {key}")
             user = commands.login(data_dir, args.server)
             print(f"Logged in to {args.server} as {user}.")
         elif args.command == "incidents":

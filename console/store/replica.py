@@ -542,6 +542,15 @@ class Replica:
         with self._engine.connect() as conn:
             return oncall.read_pages(conn, since, user)
 
+    def user_zones(self) -> dict[str, str | None]:
+        """Each person's home time zone, where the team file gives one (night pages)."""
+        with self._engine.connect() as conn:
+            return {row.name: row.time_zone for row in conn.execute(select(users.c.name, users.c.time_zone))}
+
+    def escalated_services(self) -> frozenset[str]:
+        with self._engine.connect() as conn:
+            return oncall.read_escalated_services(conn)
+
     def new_pages(self, user: str, after_seq: int) -> tuple[list[PageRecord], int]:
         """Pages to `user` pulled since `after_seq` (start with -1), and the seq to pass next time."""
         with self._engine.connect() as conn:
@@ -552,10 +561,6 @@ class Replica:
         table = REPLICA_TABLES[name]
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
-    def escalated_services(self) -> frozenset[str]:
-        with self._engine.connect() as conn:
-            return oncall.read_escalated_services(conn)
-
 
 
 class _Transaction:

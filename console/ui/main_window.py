@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSplitter,
     QTableView,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -186,11 +187,16 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([760, 520])
+        # Incidents first; other views (On call) are pages beside them, added by app.py.
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(split, "Incidents")
+        self.pages.tabBar().setVisible(False)  # until there is a second page
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.banner)
-        layout.addWidget(split)
+        layout.addWidget(self.pages)
         self.setCentralWidget(central)
 
         self.connection = QLabel("Not synced yet")
@@ -226,6 +232,17 @@ class MainWindow(QMainWindow):
         self.proxy.set_statuses({"triggered", "acknowledged"})
         self._show_sound_state()
         self.table.setFocus()  # keys act on the selected incident at once, not typed into the search
+
+    def add_page(self, widget: QWidget, title: str) -> None:
+        """A view beside the incidents (a tab); the incident keys act only on the Incidents page."""
+        self.pages.addTab(widget, title)
+        self.pages.tabBar().setVisible(True)
+        self.pages.currentChanged.connect(self._page_changed)
+
+    def _page_changed(self, index: int) -> None:
+        incidents = index == 0
+        for name in ("acknowledge", "resolve", "note", "escalate", "snooze", "reopen", "search"):
+            self.commands[name].setEnabled(incidents)
 
     # -- data in --
 

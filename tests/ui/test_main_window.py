@@ -166,3 +166,44 @@ def test_the_title_counts_what_is_open_and_the_most_urgent_is_selected(window: M
     assert window.selected_id() is not None
     selected = window.model.view_at(window.model.row_of(window.selected_id() or ""))
     assert selected.incident.title == "database down"  # high before low
+
+
+@pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+def test_the_on_call_page_is_a_tab_and_the_incident_keys_rest_there(
+    window: MainWindow, stack: Stack, qtbot: QtBot
+) -> None:
+    from datetime import UTC, datetime
+
+    from console.config_file import parse
+    from console.server.oncall import apply_config
+    from console.ui.oncall_view import OnCallView
+
+    apply_config(stack.engine, parse(ONE_SCHEDULE))
+    stack.sync()
+    view = OnCallView(stack.replica, user="ann")
+    assert not window.pages.tabBar().isVisible()  # one page: no tab bar
+    window.add_page(view, "On call")
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.pages.tabBar().isVisible()
+    window.pages.setCurrentIndex(1)
+    view.refresh(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    assert not window.commands["acknowledge"].isEnabled()  # "A" typed there acknowledges nothing
+    assert window.commands["report"].isEnabled()
+    assert view.board.item(0, 0).text() == "primary"
+    assert view.board.item(0, 1).text() == "ann"
+    window.pages.setCurrentIndex(0)
+    assert window.commands["acknowledge"].isEnabled()
+
+
+ONE_SCHEDULE = """
+[[users]]
+name = "ann"
+[[schedules]]
+name = "primary"
+time_zone = "UTC"
+[[schedules.layers]]
+name = "all"
+participants = ["ann"]
+anchor = 2026-11-02
+"""
