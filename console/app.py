@@ -53,11 +53,50 @@ def run(
     screenshot_after: float = 20.0,
     screenshot_page: str = "Incidents",
 ) -> int:
+    started = _start(data_dir, db_url, server_url)
+    if started is None:
+        return 1
+    app, session, config = started
+    try:
+        with asyncio.Runner(loop_factory=lambda: _loop(app)) as runner:
+            shot = (screenshot, screenshot_after, screenshot_page) if screenshot else None
+            return runner.run(_window(app, session, config.data_dir, db_url, demo, shot))
+    finally:
+        session.close()
+
+
+def run_wall(
+    *,
+    data_dir: str | None = None,
+    db_url: str | None = None,
+    server_url: str | None = None,
+    screen: int = 0,
+    allow_acknowledge: bool = False,
+    screenshot: Path | None = None,
+    screenshot_after: float = 20.0,
+) -> int:
+    """`python main.py wall`: the NOC view full screen, read-only unless acknowledging is allowed."""
+    started = _start(data_dir, db_url, server_url, bug_dialogs=False)  # no modal dialogs on a wall
+    if started is None:
+        return 1
+    app, session, _config = started
+    try:
+        with asyncio.Runner(loop_factory=lambda: _loop(app)) as runner:
+            shot = (screenshot, screenshot_after) if screenshot else None
+            return runner.run(_wall(app, session, screen, allow_acknowledge, shot))
+    finally:
+        session.close()
+
+
+def _start(
+    data_dir: str | None, db_url: str | None, server_url: str | None, *, bug_dialogs: bool = True
+) -> tuple[QApplication, Session, settings.Settings] | None:
+    """The Qt application and the session (the embedded server started, or the team server's token
+    found); None when it cannot start (said once, in a message box)."""
     config = settings.load(data_dir=data_dir, db_url=db_url)
     logs.configure(config.data_dir)
     os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
 
-    import qasync
     from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
     from console.session import open_session
@@ -65,7 +104,8 @@ def run(
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Responder Console")
     app.setQuitOnLastWindowClosed(False)  # the asyncio side ends the loop, after the sync engine stops
-    _report_bugs_in_a_dialog()
+    if bug_dialogs:
+        _report_bugs_in_a_dialog()
 
     def ask_token(url: str) -> str | None:
         token, ok = QInputDialog.getText(
@@ -79,13 +119,93 @@ def run(
     except KnownFailure as exc:  # no keyring, server not starting, token refused: said once, clearly
         log.error("cannot start: %s", exc)
         QMessageBox.critical(None, "Responder Console", str(exc))
-        return 1
+        return None
+    return app, session, config
+
+
+def _loop(app: QApplication) -> asyncio.AbstractEventLoop:
+    import qasync
+
+    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app)
+    return loop
+
+
+async def _wall(
+    app: QApplication,
+    session: Session,
+    screen: int,
+    allow_acknowledge: bool,
+    screenshot: tuple[Path, float] | None,
+) -> int:
+    from PySide6.QtCore import QTimer
+
+    from console.domain.errors import DomainError
+    from console.domain.ops import OpType
+    from console.sync.client import SyncClient
+    from console.sync.engine import SyncEngine
+    from console.ui.wall import WallWindow, place_on_screen
+    from console.ui.wall_feeder import WallFeeder
+
+    sys.setswitchinterval(0.001)  # as for the window: the UI thread gets the GIL back sooner
+    replica = session.replica
+    window = WallWindow(allow_acknowledge=allow_acknowledge)
+    feeder = WallFeeder(window, replica, replica)
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def quit_wall() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    app.lastWindowClosed.connect(quit_wall)
+    signal.signal(signal.SIGTERM, lambda *_: quit_wall())
+    heartbeat = QTimer(window)  # lets Python run its signal handler between Qt events
+    heartbeat.start(250)
+    place_on_screen(window, screen)
+    feeder.request()
+    client = SyncClient(session.base_url, session.token, replica.state().client_id)
+
+    def changed(view: SyncView) -> None:
+        window.set_sync_view(view)
+        feeder.request()
+
+    engine = SyncEngine(replica, client, on_change=changed)
+
+    def acknowledge(incident_id: str) -> None:
+        async def record() -> None:
+            try:
+                await asyncio.to_thread(replica.act, OpType.ACKNOWLEDGE, incident_id)
+            except DomainError as exc:  # acknowledged meanwhile: nothing to do
+                log.info("acknowledge %s from the wall: %s", incident_id, exc)
+            feeder.request()
+            engine.wake()
+
+        asyncio.ensure_future(record()).add_done_callback(_report_failure)
+
+    window.acknowledge_requested.connect(acknowledge)
+    tasks = [
+        asyncio.create_task(engine.run(), name="sync"),
+        asyncio.create_task(feeder.run_on_call(), name="on-call"),
+    ]
+    if screenshot is not None:  # for the README and the e2e test: the wall after a while, then quit
+        path, after = screenshot
+
+        async def shoot() -> None:
+            await asyncio.sleep(after)
+            await feeder.idle()
+            window.grab().save(str(path))
+            log.info("screenshot saved to %s", path)
+            quit_wall()
+
+        tasks.append(asyncio.create_task(shoot(), name="screenshot"))
     try:
-        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            shot = (screenshot, screenshot_after, screenshot_page) if screenshot else None
-            return runner.run(_window(app, session, config.data_dir, db_url, demo, shot))
+        await closed
     finally:
-        session.close()
+        engine.stop()
+        for task in tasks[1:]:
+            task.cancel()  # the on-call loop runs until cancelled
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+    return 0
 
 
 async def _window(

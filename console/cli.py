@@ -103,6 +103,21 @@ def _parser() -> argparse.ArgumentParser:
         "--at", metavar="ISO-8601", help="at this instant instead of now (no offset: local time)"
     )
 
+    wall = commands.add_parser(
+        "wall", parents=[common], help="the NOC wall view, full screen; read-only unless --allow-acknowledge"
+    )
+    wall.add_argument(
+        "--screen", type=int, default=0, metavar="N", help="which screen (default 0, the first)"
+    )
+    wall.add_argument("--server", metavar="URL", help="use this team server (default: the embedded one)")
+    wall.add_argument(
+        "--allow-acknowledge",
+        action="store_true",
+        help="Ctrl+Shift+A acknowledges the first waiting incident (needs a responder's token)",
+    )
+    wall.add_argument("--screenshot", type=Path, metavar="PNG", help="save the wall to PNG, then quit")
+    wall.add_argument("--screenshot-after", type=float, default=20.0, metavar="SECONDS")
+
     # The console's own commands, over its replica and outbox: they work offline.
     login = commands.add_parser(
         "login", parents=[common], help="log this console in to a server; reads the user token from stdin"
@@ -138,6 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "admin":
         return _admin(args)
+    if args.command == "wall":
+        from console import app
+
+        return app.run_wall(
+            data_dir=args.data_dir,
+            db_url=args.db,
+            server_url=args.server,
+            screen=args.screen,
+            allow_acknowledge=args.allow_acknowledge,
+            screenshot=args.screenshot,
+            screenshot_after=args.screenshot_after,
+        )
     if args.command == "oncall":
         from console import oncall_command
 
