@@ -26,10 +26,10 @@ def layer_json(layer: Layer) -> dict[str, Any]:
         "participants": list(layer.participants),
         "time_zone": layer.time_zone,
         "anchor": layer.anchor.isoformat(),
-        "handoff": layer.handoff.strftime("%H:%M"),
+        "handoff": layer.handoff.isoformat(),  # seconds kept: a file that gives them applies unchanged
         "turn": {"days": layer.turn.days, "minutes": int(layer.turn.length.total_seconds() // 60)},
         "restrictions": [
-            {"start": r.start.strftime("%H:%M"), "end": r.end.strftime("%H:%M"), "days": sorted(r.days)}
+            {"start": r.start.isoformat(), "end": r.end.isoformat(), "days": sorted(r.days)}
             for r in layer.restrictions
         ],
         "starts": _instant(layer.starts),

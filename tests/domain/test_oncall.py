@@ -48,7 +48,7 @@ layers = st.builds(
     participants=st.lists(st.sampled_from(["sam", "morgan", "ann"]), min_size=1, max_size=3).map(tuple),
     time_zone=zones,
     anchor=st.dates(date(2025, 1, 1), date(2027, 1, 1)),
-    handoff=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    handoff=st.times(),
     turn=st.one_of(
         st.integers(1, 14).map(Turn.daily),
         st.integers(1, 600).map(lambda m: Turn.custom(timedelta(minutes=m))),
@@ -56,8 +56,8 @@ layers = st.builds(
     restrictions=st.lists(
         st.builds(
             Restriction,
-            st.times().map(lambda t: t.replace(second=0, microsecond=0)),
-            st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+            st.times(),
+            st.times(),
             st.frozensets(st.integers(0, 6), min_size=1),
         ),
         max_size=2,
