@@ -92,4 +92,3 @@ def policy_from_json(name: str, repeats: int, levels: Sequence[Mapping[str, Any]
         ),
         repeats,
     )
-
