@@ -342,6 +342,7 @@ async def _window(
         tray.set_sound_muted(chosen.muted)
         tray.show()
     _add_oncall_page(window, replica, session.user)
+    _add_runbooks(window, replica, session.user)
     await alerting.start()
     ticks = QTimer(window)  # re-notifications and the ends of snoozes
     ticks.timeout.connect(lambda: alerting.carry_out(alerting.tick()))
@@ -371,9 +372,10 @@ async def _window(
             window.refresh()
             if window.proxy.rowCount():
                 window.table.selectRow(0)
-            for index in range(window.pages.count()):
-                if window.pages.tabText(index) == page:
-                    window.pages.setCurrentIndex(index)
+            for tabs in (window.pages, window.detail_pages):  # a page, or a page of the incident
+                for index in range(tabs.count()):
+                    if tabs.tabText(index) == page:
+                        tabs.setCurrentIndex(index)
             await asyncio.sleep(0.5)
             window.grab().save(str(path))
             log.info("screenshot saved to %s", path)
@@ -396,19 +398,32 @@ async def _window(
 
 def _add_oncall_page(window: MainWindow, replica: Replica, user: str) -> None:
     """The On call page: read when shown, after an override is made, and every half minute while
-    in view (who is on call moves with the clock, not only with the data)."""
-    from PySide6.QtCore import QTimer
+    in view (who is on call moves with the clock, not only with the data). Managers and admins get
+    the schedules-and-policies editor there."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QPushButton
 
+    from console.ui.oncall_editor import NOT_ALLOWED_TEXT, OnCallEditor, can_edit
     from console.ui.oncall_view import OnCallView, acknowledged_from
 
-    view = OnCallView(
-        replica, user=user, acknowledged=acknowledged_from(replica), own_zones=replica.user_zones()
-    )
+    view = OnCallView(replica, user=user, acknowledged=acknowledged_from(replica))
 
     def refresh() -> None:
         if view.isVisible():
+            view.own_zones = replica.user_zones()  # the team file's, as last synced
             view.refresh(datetime.now(UTC))
 
+    def open_editor() -> None:
+        role = _role_of(replica, user)
+        editor = OnCallEditor(replica.team(), role=role, save=replica.save_oncall_config, parent=view)
+        editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        editor.saved.connect(window.acted)  # push soon
+        editor.show()
+
+    edit = QPushButton("Edit schedules and policies…")
+    edit.setToolTip("" if can_edit(_role_of(replica, user)) else NOT_ALLOWED_TEXT)
+    edit.clicked.connect(open_editor)
+    view.add_action(edit)
     window.add_page(view, "On call")
     window.pages.currentChanged.connect(lambda _index: refresh())
     view.acted.connect(window.acted)
@@ -416,6 +431,50 @@ def _add_oncall_page(window: MainWindow, replica: Replica, user: str) -> None:
     timer = QTimer(view)
     timer.timeout.connect(refresh)
     timer.start(30_000)
+
+
+def _add_runbooks(window: MainWindow, replica: Replica, user: str) -> None:
+    """The selected incident's runbook runs, as a page beside its detail; managers edit runbooks
+    from the Runbooks… action."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QDialog, QVBoxLayout
+
+    from console.ui.runbook_editor import RunbookEditor
+    from console.ui.runbook_runner import RunbookRunner
+
+    runner = RunbookRunner(replica, role=_role_of(replica, user))
+    window.add_detail_page(runner, "Runbooks")
+
+    def selected(incident_id: str | None) -> None:
+        if incident_id is not None and incident_id == runner.incident_id:
+            runner.refresh()  # the incident changed: ticks made elsewhere come with its pulls
+        else:
+            runner.show_incident(incident_id)
+
+    window.selection_watchers.append(selected)
+    runner.acted.connect(window.acted)
+    runner.acted.connect(window.request_refresh)
+
+    def open_editor() -> None:
+        dialog = QDialog(window)
+        dialog.setWindowTitle("Runbooks")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        editor = RunbookEditor(replica, role=_role_of(replica, user), parent=dialog)
+        editor.saved.connect(lambda _id: window.acted.emit())
+        QVBoxLayout(dialog).addWidget(editor)
+        dialog.resize(1000, 700)
+        dialog.show()
+
+    action = QAction("Runbooks…", window)
+    action.triggered.connect(open_editor)
+    window.commands["runbooks"] = action
+    window.toolbar.addAction(action)
+
+
+def _role_of(replica: Replica, user: str) -> str:
+    """This person's role as the replica knows it ("" before the first sync)."""
+    return next((role for _id, name, role in replica.users() if name == user), "")
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:

@@ -93,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
         "--prune", action="store_true", help="also remove users and services the file does not name"
     )
 
+    for name, text in (
+        ("import-runbooks", "store every runbook (Markdown file) of DIR; a bad file refuses them all"),
+        ("export-runbooks", "write every stored runbook to DIR/ID.md, as import-runbooks reads them"),
+    ):
+        runbooks = admin_commands.add_parser(name, parents=[common], help=text)
+        runbooks.add_argument("dir", type=Path, metavar="DIR")
+
     oncall = commands.add_parser(
         "oncall",
         parents=[common],
@@ -237,6 +244,12 @@ def _admin(args: argparse.Namespace) -> int:
             secret = admin.add_user(engine, args.name, role=args.role)
         elif args.admin_command == "apply":
             return _apply(engine, args.file, dry_run=args.dry_run, prune=args.prune)
+        elif args.admin_command in ("import-runbooks", "export-runbooks"):
+            from console import runbook_command
+
+            if args.admin_command == "import-runbooks":
+                return runbook_command.import_dir(engine, args.dir)
+            return runbook_command.export_dir(engine, args.dir)
         elif args.admin_command == "remove-user":
             admin.remove_user(engine, args.name)
             return 0

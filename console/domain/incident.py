@@ -104,6 +104,8 @@ class EntryKind(enum.Enum):
     # made by the server's escalation engine
     PAGED = "paged"
     ACK_TIMED_OUT = "ack_timed_out"
+    # a console's op on a runbook run (tick, approval, override…): its id is the op's id
+    RUNBOOK = "runbook"
 
 
 @dataclass(frozen=True, slots=True)

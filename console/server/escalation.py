@@ -43,6 +43,7 @@ from console.server.bulk import Codec
 from console.server.changes import ChangeFeed, last_seq, read_meta
 from console.server.ingest import load_incident, write_incidents, write_timeline
 from console.server.oncall import read_policies, read_schedules
+from console.server.runbooks import attach_runs
 from console.server.tables import (
     escalation_policies,
     escalations,
@@ -62,7 +63,14 @@ ACK_TIMEOUT = "ack-timeout"
 DONE = "done"  # every step paged: kept, so that a later write to the incident does not start again
 # What counts as progress on an acknowledged incident (an acknowledgement timeout restarts from it).
 _PROGRESS = tuple(
-    kind.value for kind in (EntryKind.NOTE, EntryKind.ASSIGNED, EntryKind.PRIORITY_CHANGED, EntryKind.SNOOZED)
+    kind.value
+    for kind in (
+        EntryKind.NOTE,
+        EntryKind.ASSIGNED,
+        EntryKind.PRIORITY_CHANGED,
+        EntryKind.SNOOZED,
+        EntryKind.RUNBOOK,  # a runbook step ticked or noted
+    )
 )
 _MAX_FIRED = 10_000  # jobs in one pass; the rest wait for the next (a backlog after a long outage)
 
@@ -85,6 +93,7 @@ def run_engine(conn: Connection, *, at: datetime, seq: int) -> EngineRun:
     codec = Codec(conn.dialect)
     plans = _service_plans(conn)
     planned = _plan(conn, plans, at=at)
+    attach_runs(conn, since=int(read_meta(conn).get(CURSOR_KEY, "0")), at=at, seq=seq)  # runbooks
     fired, paged = _fire(conn, codec, plans, at=at, seq=seq)
     conn.execute(update(server_meta).where(server_meta.c.key == CURSOR_KEY).values(value=str(seq)))
     return EngineRun(planned, fired, tuple(paged))
@@ -372,8 +381,9 @@ class EscalationDriver:
             self._task = None
 
     async def _run(self) -> None:
-        seen = -1
         while not self._feed.is_closed():
+            seen = self._feed.seq  # a commit after this wakes the next round, even one during this
+            due: datetime | None = None
             try:
                 waiting, due = await asyncio.to_thread(self._look)
                 if waiting:
@@ -386,7 +396,7 @@ class EscalationDriver:
             wait = self._idle
             if due is not None:
                 wait = max(0.0, min(wait, (due - self._now()).total_seconds()))
-            seen = await self._feed.wait_beyond(max(seen, self._feed.seq), wait)
+            await self._feed.wait_beyond(seen, wait)
 
     def _look(self) -> tuple[bool, datetime | None]:
         with self._engine.connect() as conn:

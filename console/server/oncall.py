@@ -10,13 +10,16 @@ the file's earlier ones; overrides made on consoles are kept.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select, update
 
-from console.config_file import Change, Service, TeamConfig, User, diff
+from console.config_export import config_fingerprint, console_edit_problems, console_merge
+from console.config_file import Change, ConfigError, Problem, Service, TeamConfig, User, diff, parse
+from console.domain.clock import Hlc
 from console.domain.escalation import Policy
 from console.domain.ids import uuid7
 from console.domain.oncall_json import layers_from_json, layers_json, levels_json, policy_from_json
@@ -33,6 +36,9 @@ from console.server.tables import (
     tombstones,
     users,
 )
+
+if TYPE_CHECKING:  # push.py imports this module for its handler
+    from console.server.push import Applying, PushedOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +265,87 @@ def _remove_overrides(conn: Connection, which: ColumnElement[bool], seq: int) ->
     for override_id in list(conn.execute(select(overrides.c.id).where(which)).scalars()):
         conn.execute(delete(overrides).where(overrides.c.id == override_id))
         conn.execute(insert(tombstones).values(seq=seq, entity="overrides", entity_id=override_id))
+
+
+# -- the console's editor: a team file pushed as an op (console.config_export) --
+
+CONSOLE_EDITORS = ("manager", "admin")
+STALE = "Someone changed the schedules meanwhile: reopen the editor and apply your change again."
+
+
+def apply_console_config(
+    conn: Connection, text: str, *, base: str, user_role: str, at: datetime, seq: int
+) -> tuple[str, str]:
+    """Apply a team file from a console's editor, in the push's transaction: ("applied" | "noop" |
+    "rejected", reason). It sets schedules, escalation policies and services' policies and
+    acknowledgement timeouts; users, services' existence and parents, and overrides stay (see
+    console_edit_problems). `base` is the fingerprint the editor started from: a configuration
+    changed since is not overwritten (compare-and-set). `at` is the push's time (kept for symmetry
+    with apply_config: nothing made here records it)."""
+    del at
+    if user_role.casefold() not in CONSOLE_EDITORS:
+        return "rejected", "Only a manager or an admin can change schedules and escalation policies."
+    try:
+        edited = parse(text, "the configuration")
+    except ConfigError as exc:
+        return "rejected", _lines(exc.problems)
+    current = read_config(conn)  # overrides from the file only: the console's are in no TeamConfig
+    refused = console_edit_problems(current, edited, text, "the configuration")
+    wanted = console_merge(current, edited)
+    if not refused and wanted == current:
+        return "noop", "Nothing to change: the schedules and policies say this already."
+    if base != config_fingerprint(current):
+        return "rejected", STALE
+    if refused:
+        return "rejected", _lines(refused)
+    _apply_console(conn, current, wanted, seq)
+    return "applied", ""
+
+
+def oncall_config_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str, str]:
+    """console.server.push.HANDLERS' handler of ONCALL_CONFIG: args {"text", "base"}."""
+    text, base = pushed.args.get("text"), pushed.args.get("base")
+    if not isinstance(text, str) or not isinstance(base, str):
+        return "rejected", "text, base: the op carries the file's text and the fingerprint it started from"
+    role = applying.conn.execute(select(users.c.role).where(users.c.name == applying.push.user_name)).scalar()
+    return apply_console_config(
+        applying.conn, text, base=base, user_role=role or "", at=applying.at, seq=applying.seq
+    )
+
+
+def _lines(problems: Iterable[Problem]) -> str:
+    return "\n".join(f"line {problem.line}: {problem.message}" for problem in problems)
+
+
+def _apply_console(conn: Connection, old: TeamConfig, new: TeamConfig, seq: int) -> None:
+    """_apply's steps for what the console's edit may change: overrides are not rewritten (their ids
+    stay, so a console's pending removal still finds them), users and services neither made nor
+    removed."""
+    _write_named(conn, schedules, {s.name: {"layers": layers_json(s.layers)} for s in new.schedules}, seq)
+    policy_ids = _write_named(
+        conn,
+        escalation_policies,
+        {p.name: {"repeats": p.repeats, "levels": levels_json(p.levels)} for p in new.escalation_policies},
+        seq,
+    )
+    for service in new.services:
+        if service == old.service(service.name):
+            continue
+        policy = service.escalation_policy
+        conn.execute(
+            update(services)
+            .where(services.c.name == service.name)
+            .values(
+                escalation_policy_id=policy_ids[policy] if policy else None,
+                ack_timeout_minutes=service.ack_timeout_minutes,
+                seq=seq,
+            )
+        )
+    for policy_gone in old.escalation_policies:
+        if new.escalation_policy(policy_gone.name) is None:
+            _remove(conn, escalation_policies, "escalation_policies", policy_gone.name, seq)
+    for schedule in old.schedules:
+        if new.schedule(schedule.name) is None:
+            sid = conn.execute(select(schedules.c.id).where(schedules.c.name == schedule.name)).scalar_one()
+            _remove_overrides(conn, overrides.c.schedule_id == sid, seq)  # the console's too
+            _remove(conn, schedules, "schedules", schedule.name, seq)

@@ -44,6 +44,9 @@ from console.server.tables import (
     incidents,
     overrides,
     pages,
+    run_ops,
+    runbooks,
+    runs,
     schedules,
     services,
     timeline,
@@ -86,6 +89,9 @@ REPLICATED: tuple[Replicated, ...] = (
     _replicated("overrides", overrides),
     _replicated("escalation_policies", escalation_policies),
     _replicated("pages", pages, withheld=("key",)),
+    _replicated("runbooks", runbooks),
+    _replicated("runs", runs),
+    _replicated("run_ops", run_ops),
 )
 assert tuple(r.name for r in REPLICATED) == TABLES
 

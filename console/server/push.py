@@ -16,14 +16,18 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from console.config_export import ONCALL_CONFIG
 from console.domain.clock import Hlc
 from console.domain.errors import DomainError
 from console.domain.oncall import OVERRIDE_OPS, OVERRIDE_REMOVE, override_from_args
 from console.domain.ops import Op, OpRejected, OpType, apply_op
+from console.domain.runbook_json import RUN_OP, RUNBOOK_SAVE
 from console.domain.schedule import Override, OverrideRejected, check_override
 from console.domain.status import Rank
 from console.server.bulk import Codec
 from console.server.ingest import load_incident, write_incidents, write_timeline
+from console.server.oncall import oncall_config_op
+from console.server.runbook_ops import run_op, runbook_save
 from console.server.tables import (
     alerts,
     incidents,
@@ -281,6 +285,9 @@ def _override_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str,
 HANDLERS: dict[str, OpHandler] = {
     **{kind.value: _incident_op for kind in OpType},
     **{kind: _override_op for kind in OVERRIDE_OPS},
+    RUN_OP: run_op,
+    RUNBOOK_SAVE: runbook_save,
+    ONCALL_CONFIG: oncall_config_op,
 }
 
 

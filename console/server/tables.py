@@ -242,6 +242,57 @@ class PageRow(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class RunbookRow(Base):
+    """A runbook's latest version (console.domain.runbook_json in `body`); older versions live on in
+    the runs that started with them."""
+
+    __tablename__ = "runbooks"
+    __table_args__ = (Index("ix_runbooks_seq_id", "seq", "id"),)
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # the id its file gives it
+    title: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]]
+    saved_by: Mapped[str] = mapped_column(Text)  # "admin" (an import) or the manager who saved it
+    saved_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RunRow(Base):
+    """A runbook on an incident, with a copy of the version it started with (`runbook`)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_seq_id", "seq", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    runbook_id: Mapped[str] = mapped_column(String(100))
+    runbook_version: Mapped[int] = mapped_column(Integer)
+    runbook: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RunOpRow(Base):
+    """One op on a run (console.domain.runbook.RunOp), its id the op's: a run's state is the set."""
+
+    __tablename__ = "run_ops"
+    __table_args__ = (Index("ix_run_ops_seq_id", "seq", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))  # so a console marks it changed
+    kind: Mapped[str] = mapped_column(String(10))
+    step_id: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(Text)
+    hlc: Mapped[str] = mapped_column(String(80))
+    observed: Mapped[list[Any]]
+    role: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class EscalationRow(Base):
     """An incident's next escalation job (server only): page level `level` of pass `repeat` at
     `due_at` (kind "page"), or send it back to triggered at `due_at` (kind "ack-timeout")."""
@@ -351,3 +402,6 @@ overrides = cast(Table, OverrideRow.__table__)
 escalation_policies = cast(Table, EscalationPolicyRow.__table__)
 pages = cast(Table, PageRow.__table__)
 escalations = cast(Table, EscalationRow.__table__)
+runbooks = cast(Table, RunbookRow.__table__)
+runs = cast(Table, RunRow.__table__)
+run_ops = cast(Table, RunOpRow.__table__)

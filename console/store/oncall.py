@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, or_, select
 
+from console.config_file import Service, TeamConfig, User
 from console.domain.escalation import Policy
 from console.domain.oncall import OVERRIDE_ADD, PageRecord, PendingOverride, override_from_args
 from console.domain.oncall_json import layers_from_json, policy_from_json
@@ -23,6 +24,7 @@ from console.store.tables import (
     schedules,
     services,
     sync_state,
+    users,
 )
 
 SHOW_REJECTED = timedelta(days=1)  # how long a refused override stays listed with its reason
@@ -112,4 +114,33 @@ def read_escalated_services(conn: Connection) -> frozenset[str]:
     """Names of the services the server pages people for (they have an escalation policy)."""
     return frozenset(
         conn.execute(select(services.c.name).where(services.c.escalation_policy_id.is_not(None))).scalars()
+    )
+
+
+def read_team(conn: Connection) -> TeamConfig:
+    """What the console's editor of schedules and policies opens (console.config_export): users,
+    services, schedules and policies as the server last sent them, shaped as a team file declares
+    them. Schedules come without overrides: those are the On call view's, and an edit keeps them."""
+    policy_names = {
+        row.id: row.name for row in conn.execute(select(escalation_policies.c.id, escalation_policies.c.name))
+    }
+    service_names = {row.id: row.name for row in conn.execute(select(services.c.id, services.c.name))}
+    return TeamConfig(
+        users=tuple(
+            User(row.name, row.role, row.time_zone)
+            for row in conn.execute(select(users.c.name, users.c.role, users.c.time_zone))
+        ),
+        services=tuple(
+            Service(
+                row.name,
+                service_names.get(row.parent_id) if row.parent_id is not None else None,
+                policy_names.get(row.escalation_policy_id) if row.escalation_policy_id is not None else None,
+                row.ack_timeout_minutes,
+            )
+            for row in conn.execute(select(services))
+        ),
+        schedules=tuple(
+            Schedule(row.name, layers_from_json(row.layers)) for row in conn.execute(select(schedules))
+        ),
+        escalation_policies=tuple(read_policies(conn)),
     )

@@ -8,6 +8,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -17,6 +18,8 @@ import orjson
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
+from console.config_export import ONCALL_CONFIG, ONCALL_CONFIG_ENTITY
+from console.config_file import TeamConfig
 from console.domain.clock import Hlc, HybridClock
 from console.domain.errors import DomainError, StorageFull
 from console.domain.escalation import Policy
@@ -33,10 +36,19 @@ from console.domain.oncall import (
 )
 from console.domain.ops import OpRejected, OpType, apply_op, normalize_args
 from console.domain.priority import Priority
+from console.domain.runbook import Run, Runbook, RunOpKind, RunOpRejected, make_op
+from console.domain.runbook_json import (
+    RUN_OP,
+    RUNBOOK_SAVE,
+    RunbookRejected,
+    run_op_outbox_args,
+    runbook_entity,
+)
 from console.domain.schedule import Override, Schedule, check_override
 from console.domain.status import Rank, Status
 from console.domain.views import AlertView, EntryView, IncidentDetail, IncidentView, OutboxOp, SyncState
 from console.store import oncall
+from console.store import runbooks as runbook_store
 from console.store.database import migrate, open_replica, storage_error
 from console.store.tables import (
     REPLICA_TABLES,
@@ -52,7 +64,7 @@ from console.store.tables import (
 from console.store.watch import ChangeWatch
 
 REPLICA_FILE = "replica.db"
-SCHEMA_VERSION = 2  # the sync protocol's; kept here so the store needs nothing from sync
+SCHEMA_VERSION = 3  # the sync protocol's; kept here so the store needs nothing from sync
 KEEP_DONE_OPS = 2000  # processed ops kept for the outbox view; older ones are pruned
 
 _INCIDENT_OPS = tuple(kind.value for kind in OpType)
@@ -238,8 +250,13 @@ class Replica:
         """What the server answered for pushed ops, in one transaction."""
         with self._write() as conn:
             sent = [result["client_seq"] for result in results]
-            touched = set(
-                conn.execute(select(outbox.c.entity_id).where(outbox.c.client_seq.in_(sent))).scalars()
+            sent_ops = conn.execute(
+                select(outbox.c.entity_id, outbox.c.type).where(outbox.c.client_seq.in_(sent))
+            ).all()
+            touched = {row.entity_id for row in sent_ops if row.type != RUN_OP}
+            # a run op's entity is its run: the window re-reads the run's incident
+            touched |= runbook_store.incidents_of_runs(
+                conn, [r.entity_id for r in sent_ops if r.type == RUN_OP]
             )
             for result in results:
                 conn.execute(
@@ -542,6 +559,22 @@ class Replica:
         with self._engine.connect() as conn:
             return oncall.read_pages(conn, since, user)
 
+    def team(self) -> TeamConfig:
+        """The on-call configuration as the schedules-and-policies editor opens it (no overrides)."""
+        with self._engine.connect() as conn:
+            return oncall.read_team(conn)
+
+    def save_oncall_config(self, text: str, base: str) -> OutboxOp:
+        """Record an edit of schedules and policies: the whole team file and the fingerprint of the
+        configuration it started from; the server applies it unless that moved meanwhile."""
+        with self._write() as conn:
+            held = runbook_store.role_of(conn, _actor(conn))
+            if held is not None and held not in ("manager", "admin"):
+                raise DomainError("Only a manager or an admin can change schedules and escalation policies.")
+            op = self._new_op(conn, ONCALL_CONFIG, ONCALL_CONFIG_ENTITY, {"text": text, "base": base}, 0)
+            self._insert_op(conn, op)
+        return op
+
     def user_zones(self) -> dict[str, str | None]:
         """Each person's home time zone, where the team file gives one (night pages)."""
         with self._engine.connect() as conn:
@@ -555,6 +588,68 @@ class Replica:
         """Pages to `user` pulled since `after_seq` (start with -1), and the seq to pass next time."""
         with self._engine.connect() as conn:
             return oncall.read_new_pages(conn, user, after_seq)
+
+    # -- runbooks (console.ui.ports.RunbookSource) --
+
+    def runs(self, incident_id: str) -> list[Run]:
+        """The incident's runs as the replica holds them, with this console's run ops folded in."""
+        with self._engine.connect() as conn:
+            return runbook_store.read_runs(conn, _actor(conn), incident_id=incident_id)
+
+    def act_on_run(
+        self, run_id: str, kind: RunOpKind, step_id: str, *, role: str = "", text: str = ""
+    ) -> OutboxOp:
+        """Record a tick, untick, approval, override or note on a run (works offline). Refused here,
+        with the reason, when it could never apply (RunOpRejected); the server has the last word."""
+        with self._write() as conn:
+            actor = _actor(conn)
+            found = runbook_store.read_runs(conn, actor, run_id=run_id)
+            if not found:
+                raise RunOpRejected("There is no such run here.")
+            run = found[0]
+            held = runbook_store.role_of(conn, actor)
+            if held == "viewer":
+                raise RunOpRejected("A viewer cannot work through runbooks.")
+            if kind is RunOpKind.APPROVE and held is not None and held.casefold() != role.strip().casefold():
+                raise RunOpRejected(
+                    f"You are a {held} here: only a {role.strip() or '?'} can approve as one."
+                )
+            made = self._new_op(conn, RUN_OP, run_id, {}, 0)  # its id and clock stamp are the op's
+            op = make_op(
+                run, kind, step_id, op_id=made.op_id, actor=actor, hlc=Hlc.decode(made.hlc),
+                role=role.strip(), text=text.strip(),
+            )  # fmt: skip
+            made = replace(made, args=run_op_outbox_args(op))
+            self._insert_op(conn, made)
+        self._changed([run.incident_id])
+        return made
+
+    def runbooks(self) -> list[Runbook]:
+        with self._engine.connect() as conn:
+            return runbook_store.read_runbooks(conn)
+
+    def save_runbook(self, runbook: Runbook) -> OutboxOp:
+        """Save a manager's edit as a new version (an outbox op carrying its Markdown). Refused here
+        when the version is not above the newest one this console knows (RunbookRejected)."""
+        from console.runbook_files import export  # YAML: only when saving
+
+        try:
+            text = export(runbook)
+        except ValueError as exc:
+            raise RunbookRejected(str(exc)) from None
+        with self._write() as conn:
+            held = runbook_store.role_of(conn, _actor(conn))
+            if held is not None and held not in ("manager", "admin"):
+                raise RunbookRejected("Only a manager can save runbooks.")
+            saved = next((each for each in runbook_store.read_runbooks(conn) if each.id == runbook.id), None)
+            if saved is not None and runbook.version <= saved.version:
+                raise RunbookRejected(
+                    f"version: {saved.version} is saved already; raise it to {saved.version + 1}"
+                )
+            args = {"id": runbook.id, "version": runbook.version, "text": text}
+            op = self._new_op(conn, RUNBOOK_SAVE, runbook_entity(runbook.id), args, 0)
+            self._insert_op(conn, op)
+        return op
 
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         """Every row of a replica table, as stored, ordered by id: for comparing with the server."""
@@ -754,7 +849,14 @@ _JSON_COLUMNS = {
 
 
 # The incident each replicated table's rows belong to (tombstones: of incidents only).
-_INCIDENT_OF = {"incidents": "id", "alerts": "incident_id", "timeline": "incident_id", "pages": "incident_id"}
+_INCIDENT_OF = {
+    "incidents": "id",
+    "alerts": "incident_id",
+    "timeline": "incident_id",
+    "pages": "incident_id",
+    "runs": "incident_id",
+    "run_ops": "incident_id",
+}
 
 
 def _touched(tables: Mapping[str, Mapping[str, Any]]) -> set[str]:

@@ -206,6 +206,49 @@ pages = Table(
     _int("seq"),
 )
 
+# Runbooks (their latest version, console.domain.runbook_json in `body`), runs of them on incidents
+# (each with the version it started with) and the ops on runs: a run's state is the set of its ops.
+runbooks = Table(
+    "runbooks",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    _text("title"),
+    _int("version"),
+    _json("body"),
+    _text("saved_by"),
+    _time("saved_at"),
+    _int("seq"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _str("incident_id", 36, index=True),
+    _str("runbook_id", 100),
+    _int("runbook_version"),
+    _json("runbook"),
+    _time("started_at"),
+    _text("started_by"),
+    _int("seq"),
+)
+
+run_ops = Table(
+    "run_ops",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _str("run_id", 36, index=True),
+    _str("incident_id", 36),
+    _str("kind", 10),
+    _str("step_id", 100),
+    _text("actor"),
+    _str("hlc", 80),
+    _json("observed"),
+    _text("role"),
+    _text("text"),
+    _int("seq"),
+)
+
 # One op a person made here, from the moment it was made until the server has processed it; kept
 # afterwards with its result, so a rejection stays visible with its reason.
 outbox = Table(
@@ -252,4 +295,7 @@ REPLICA_TABLES: dict[str, Table] = {
     "overrides": overrides,
     "escalation_policies": escalation_policies,
     "pages": pages,
+    "runbooks": runbooks,
+    "runs": runs,
+    "run_ops": run_ops,
 }

@@ -3,7 +3,7 @@ needs only these, and pydantic was a sixth of a second of every console start.""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # of the replica's shape and the ops a console sends (2: on-call)
+SCHEMA_VERSION = 3  # of the replica's shape and the ops a console sends (2: on-call, 3: runbooks)
 OLDEST_SCHEMA = 1  # the oldest a server still takes
 SCHEMA_HEADER = "X-Responder-Schema"
 MAX_PUSH = 500  # ops in one push
@@ -21,5 +21,8 @@ TABLES = (
     "overrides",
     "escalation_policies",
     "pages",
+    "runbooks",
+    "runs",
+    "run_ops",
 )
 TOMBSTONES = "tombstones"  # rows deleted on the server: [entity, id] pairs

@@ -175,6 +175,15 @@ def _alerts_phrase(
     return "\n".join(lines)
 
 
+_RUNBOOK_WORDS = {  # a runbook entry's action → how the timeline says it, of a step's title
+    "tick": "Ticked runbook step",
+    "untick": "Unticked runbook step",
+    "approve": "Approved runbook step",
+    "override": "Emergency override of runbook step",
+    "note": "Note on runbook step",
+}
+
+
 def describe(
     entry: TimelineEntry,
     summaries: Mapping[str, str],
@@ -244,6 +253,13 @@ def describe(
             if body.get("description"):
                 lines.append(_text(body.get("description")))
             return "\n".join(lines)
+        case EntryKind.RUNBOOK:
+            words = _RUNBOOK_WORDS.get(_text(body.get("action")), "Runbook step")
+            text = f"{words} “{_text(body.get('step'))}”"
+            if body.get("role"):
+                text += f" as {_text(body.get('role'))}"
+            detail = body.get("reason") or body.get("text")
+            return f"{text}:\n{_text(detail)}" if detail else text
         case _:  # EntryKind.CHANGE, also what the replica makes of kinds from a newer server
             summary = _text(body.get("summary"))
             source = _text(body.get("source"))

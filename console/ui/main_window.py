@@ -181,9 +181,16 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addLayout(filters)
         left_layout.addWidget(self.table)
+        # The selected incident's pages: its detail, and others app.py adds (its runbooks).
+        self.detail_pages = QTabWidget()
+        self.detail_pages.setDocumentMode(True)
+        self.detail_pages.addTab(self.detail, "Incident")
+        self.detail_pages.tabBar().setVisible(False)  # until there is a second page
+        # told the selected incident's id when the selection changes and when the replica changes it
+        self.selection_watchers: list[Callable[[str | None], None]] = []
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(self.detail)
+        split.addWidget(self.detail_pages)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([760, 520])
@@ -209,7 +216,7 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
 
         self.commands: dict[str, QAction] = {}
-        toolbar = QToolBar("Actions")
+        toolbar = self.toolbar = QToolBar("Actions")
         toolbar.setObjectName("actions")
         self.addToolBar(toolbar)
         for name, text, key, slot in (
@@ -232,6 +239,11 @@ class MainWindow(QMainWindow):
         self.proxy.set_statuses({"triggered", "acknowledged"})
         self._show_sound_state()
         self.table.setFocus()  # keys act on the selected incident at once, not typed into the search
+
+    def add_detail_page(self, widget: QWidget, title: str) -> None:
+        """A page beside the selected incident's detail (a tab), such as its runbooks."""
+        self.detail_pages.addTab(widget, title)
+        self.detail_pages.tabBar().setVisible(True)
 
     def add_page(self, widget: QWidget, title: str) -> None:
         """A view beside the incidents (a tab); the incident keys act only on the Incidents page."""
@@ -397,6 +409,8 @@ class MainWindow(QMainWindow):
 
     def _show_detail(self) -> None:
         incident_id = self.selected_id()
+        for watcher in self.selection_watchers:
+            watcher(incident_id)
         if incident_id is None:
             self.detail.show_incident(None)
             return

@@ -524,7 +524,7 @@ class OnCallView(QWidget):
         self.message = QLabel()
         self.message.setObjectName("oncallMessage")
         self.message.setWordWrap(True)
-        actions = QHBoxLayout()
+        actions = self._actions = QHBoxLayout()
         for widget in (self.new_override_button, self.export_button, self.only_mine):
             actions.addWidget(widget)
         actions.addWidget(self.message, 1)
@@ -578,6 +578,10 @@ class OnCallView(QWidget):
         layout.addWidget(lower, 1)
 
     # -- reading --
+
+    def add_action(self, widget: QWidget) -> None:
+        """Another button in the row of actions (app.py adds the managers' editor)."""
+        self._actions.insertWidget(self._actions.indexOf(self.only_mine), widget)
 
     def refresh(self, now: datetime) -> None:
         """Read the source again and show it as of `now` (a wall display calls this every minute)."""

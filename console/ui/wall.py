@@ -7,26 +7,34 @@ replica for it in a worker thread, as app.py's reader does for the main window. 
 the wall is opt-in (`allow_acknowledge`) and only emits `acknowledge_requested`: whoever wired the
 wall records the op.
 
-Every rule (order, paging, pausing, figures, staleness) lives in console/ui/wall_layout.py; this
-module draws. Sizes are given for a 1080p wall and scaled with the window (a 4K panel at 100 %
-gets the same layout at twice the pixels; at 200 % Qt's device pixel ratio does it), never below
-the 1080p sizes, so nothing gets smaller than MIN_TEXT_PX.
+Every rule (order, paging, pausing, figures, staleness, and where each text goes) lives in
+console/ui/wall_layout.py; this module measures texts with Qt and draws where the layout says.
+Sizes are given for a 1080p wall and scaled with the window (a 4K panel at 100 % gets the same
+layout at twice the pixels; at 200 % Qt's device pixel ratio does it). Below 1080 lines they scale
+with the height down to TEXT_FLOOR_PX (see the sizes below), and what no longer fits gives way in
+order: the header's page and "synced" shorten or take a row of their own (the alarm never), the
+side panel keeps its share of the width or moves under the tiles and leaves out "until …", then
+the figures, then schedules, and tiles say "WAITING" or "✓" before they cut the service, and give
+the service a row of their own when very narrow. Nothing is drawn over anything else
+(WallWindow.regions() answers where every text went).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from html import escape
 from typing import Final
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
     QFont,
+    QFontMetrics,
     QFontMetricsF,
     QImage,
     QKeySequence,
@@ -41,8 +49,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QGridLayout,
-    QHBoxLayout,
+    QBoxLayout,
     QLabel,
     QLayout,
     QSizePolicy,
@@ -64,8 +71,18 @@ log = logging.getLogger(__name__)
 # Legibility at 5 m: we size for a cap height of about 1/250 of the viewing distance (a signage
 # rule of thumb: 20 mm at 5 m), which a 55-65" 1080p panel (0.63-0.75 mm a pixel) gives with 27-32
 # px of cap height; DejaVu Sans caps are 0.75 of the pixel size (measured), hence 40 px as the
-# smallest text anywhere on the wall. Hierarchy comes from size and weight above that floor.
+# smallest text anywhere on a 1080p wall. Hierarchy comes from size and weight above that floor.
+#
+# Smaller screens (1366x768, 1280x720 TVs, a square 800x800 panel): 40 px there would leave room
+# for two tiles and cut every text, so below 1080 lines the wall is drawn at the screen's height
+# over 1080 (40 px becomes 28 at 768 lines, 27 at 720). The rule of thumb still holds because such
+# screens are small panels watched from closer: a 32" 720p TV has 0.55 mm pixels, so 27 px (20 px
+# caps, 11 mm) read at about 2.8 m, the distance a small screen in a room is watched from. The
+# floor is TEXT_FLOOR_PX, 24 px (18 px caps: 10 mm at 0.55 mm, about 2.5 m): smaller text is no
+# longer a wall but a desktop, so below it the wall pages (fewer tiles a page) instead of
+# shrinking. At 1080 lines and above nothing changes: 40 px at 1080p, 80 px on a 4K panel.
 MIN_TEXT_PX: Final = 40
+TEXT_FLOOR_PX: Final = 24
 TEXT_PX: Final = {
     "clock": 72,
     "summary": 48,
@@ -81,7 +98,18 @@ DESIGN_W, DESIGN_H = 1920, 1080
 TILE_MIN_W: Final = 1000  # one column beside the side panel at 1080p; two on a very wide wall
 TILE_H: Final = 150
 TILE_GAP: Final = 18
+COMPACT_TILE_W: Final = 820  # narrower tiles (portrait, tiny screens) give the number and service a row
+TILE_METRICS: Final = layout.TileMetrics()
+# The side panel (on call now, today) takes a share of the width: 540 px of the 1854 a 1080p wall
+# has inside its margins (29 %), never more than that on a wider wall (the tiles need the
+# room), never less than SIDE_MIN_W (the figures in two columns). When the tiles beside it would
+# get narrower than TILE_BESIDE_MIN_W, the panel moves under the tiles (a square or portrait screen).
 SIDE_W: Final = 540
+SIDE_SHARE: Final = 540 / 1854
+SIDE_MIN_W: Final = 460  # "53 min" twice at 64 px, and room to spare
+TILE_BESIDE_MIN_W: Final = 800
+SIDE_UNDER_MAX: Final = 0.55  # under the tiles: it leaves two tiles room, taking up to 45 % if need be
+SIDE_SPACING: Final = 6  # between the panel's texts (the style's layout spacing it always had)
 MARGIN: Final = 24
 BURN_IN_PX: Final = 4  # how far the wall wanders from its place, each way
 
@@ -94,6 +122,7 @@ ON_CALL_SHOWN: Final = 4
 ACKNOWLEDGE_KEY: Final = "Ctrl+Shift+A"  # deliberate: a stray key on a wall keyboard must not act
 LEAVE_KEY: Final = "Ctrl+Q"
 
+_QWIDGETSIZE_MAX: Final = (1 << 24) - 1  # Qt's QWIDGETSIZE_MAX: no maximum
 _BACKGROUND: Final = QColor("#0B0B0B")
 _TILE: Final = QColor("#1B1B1B")
 _TILE_ALERT: Final = QColor("#2B170B")  # a hint of vermillion behind an unacknowledged high tile
@@ -122,14 +151,37 @@ def _font(px: float, *, bold: bool = False) -> QFont:
     # Condensed where installed: more of a title fits a tile at the same height.
     font.setFamilies(["DejaVu Sans Condensed", "DejaVu Sans", "Noto Sans", "Arial"])
     font.setStyleHint(QFont.StyleHint.SansSerif)
-    font.setPixelSize(max(MIN_TEXT_PX, round(px)))
+    font.setPixelSize(max(TEXT_FLOOR_PX, round(px)))
     font.setBold(bold)
     return font
 
 
 def scale_for(width: int, height: int) -> float:
-    """How much bigger than the 1080p design the wall is drawn: never smaller (MIN_TEXT_PX)."""
-    return max(1.0, min(width / DESIGN_W, height / DESIGN_H))
+    """How much bigger than the 1080p design the wall is drawn. At 1080 lines and more: by the
+    smaller ratio, never below 1 (MIN_TEXT_PX). Below: by the height (see TEXT_FLOOR_PX), so a
+    16:9 TV gets the 1080p wall at its own size and a narrower screen the same type, relaid."""
+    return max(min(width / DESIGN_W, height / DESIGN_H), min(1.0, height / DESIGN_H))
+
+
+def min_text_px(width: int, height: int) -> int:
+    """The smallest text the wall draws on a screen this size."""
+    return max(TEXT_FLOOR_PX, round(MIN_TEXT_PX * scale_for(width, height)))
+
+
+def _text_width(font: QFont, text: str) -> int:
+    """What a QLabel with `font` needs for `text` on one line (its size hint's width)."""
+    if not text:
+        return 0
+    flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return QFontMetrics(font).boundingRect(QRect(0, 0, 1 << 20, 1 << 20), flags, text).width()
+
+
+def _rect(r: layout.Rect) -> QRectF:
+    return QRectF(r.x, r.y, r.width, r.height)
+
+
+def _from_q(r: QRect | QRectF) -> layout.Rect:
+    return layout.Rect(r.x(), r.y(), r.width(), r.height())
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +199,20 @@ class WallChanges:
 
 
 # -- the tiles --
+
+
+@dataclass(frozen=True, slots=True)
+class DrawnTile:
+    """One tile as painted: where each text goes and the words chosen for it."""
+
+    view: IncidentView
+    rect: layout.Rect
+    parts: layout.TileParts
+    label: str
+    meta: str
+    state: str
+    age: str
+    title: str
 
 
 class TileBoard(QWidget):
@@ -188,10 +254,29 @@ class TileBoard(QWidget):
             font = self._fonts[kind, bold] = _font(TEXT_PX[kind] * self._scale, bold=bold)
         return font
 
+    @property
+    def compact(self) -> bool:
+        """Tiles too narrow for the number and service beside the state: they get a row of their own."""
+        return self.width() < COMPACT_TILE_W * self._scale
+
+    def metrics(self) -> layout.TileMetrics:
+        return TILE_METRICS.scaled(self._scale)
+
+    def tile_height(self) -> float:
+        return layout.tile_height(self.metrics(), compact=self.compact)
+
+    def tile_height_for(self, width: float) -> float:
+        """A tile's height on a board `width` wide (before the board has its size)."""
+        return layout.tile_height(self.metrics(), compact=width < COMPACT_TILE_W * self._scale)
+
     def grid(self) -> layout.Grid:
         s = self._scale
         return layout.grid_for(
-            self.width(), self.height(), tile_width=TILE_MIN_W * s, tile_height=TILE_H * s, gap=TILE_GAP * s
+            self.width(),
+            self.height(),
+            tile_width=TILE_MIN_W * s,
+            tile_height=self.tile_height(),
+            gap=TILE_GAP * s,
         )
 
     def set_tiles(self, tiles: Sequence[IncidentView], who: Mapping[str, str], columns: int) -> None:
@@ -208,8 +293,74 @@ class TileBoard(QWidget):
         s = self._scale
         gap = TILE_GAP * s
         width = (self.width() - gap * (self._columns - 1)) / self._columns
+        height = self.tile_height()
         row, column = divmod(index, self._columns)
-        return QRectF(column * (width + gap), row * (TILE_H * s + gap), width, TILE_H * s)
+        return QRectF(column * (width + gap), row * (height + gap), width, height)
+
+    def drawn(self, now: datetime | None = None) -> list[DrawnTile]:
+        """The page's tiles laid out: one state form for the whole board (the longest with which
+        every tile keeps its service readable), every text elided into its own rectangle."""
+        now = self._clock() if now is None else now
+        m = self.metrics()
+        label_m = QFontMetricsF(self._font("meta", bold=True))
+        meta_m = QFontMetricsF(self._font("meta"))
+        age_m = QFontMetricsF(self._font("age", bold=True))
+        title_m = QFontMetricsF(self._font("title"))
+        measured = []
+        for index, view in enumerate(self._tiles):
+            group = layout.group_of(view)
+            who = self._who.get(view.id) or view.incident.assignee
+            label = "HIGH" if group.high else "LOW"
+            age = layout.format_age(now - layout.as_utc(view.incident.created_at))
+            number = f"#{view.incident.number}" if view.incident.number else "new"
+            meta = f"{number} · {view.service}"
+            states = [layout.state_words(group, who, form) for form in layout.StateForm]
+            widths = layout.TileWidths(
+                label_m.horizontalAdvance(label),
+                age_m.horizontalAdvance(age),
+                [label_m.horizontalAdvance(state) for state in states],
+                meta_m.horizontalAdvance(meta),
+                named=group.acknowledged and bool(who),
+            )
+            measured.append((index, view, label, age, meta, states, widths))
+        compact = self.compact
+        first = _from_q(self.tile_rect(0))
+        if compact:  # the state has the first row but for the label and the age: the longest that fits
+            form = layout.StateForm.ICON
+            for candidate in layout.StateForm:
+                if all(
+                    layout.tile_parts(
+                        first, m, label=w.label, age=w.age, state=w.states[candidate], compact=True
+                    ).state.width
+                    >= w.states[candidate] - 0.5
+                    for *_, w in measured
+                ):
+                    form = candidate
+                    break
+        else:
+            form = layout.choose_form(first, m, (w for *_, w in measured))
+        drawn = []
+        for index, view, label, age, meta, states, widths in measured:
+            rect = _from_q(self.tile_rect(index))
+            parts = layout.tile_parts(
+                rect, m, label=widths.label, age=widths.age, state=widths.states[form], compact=compact
+            )
+            elide = Qt.TextElideMode.ElideRight
+            drawn.append(
+                DrawnTile(
+                    view,
+                    rect,
+                    parts,
+                    label,
+                    meta_m.elidedText(meta, elide, parts.meta.width) if parts.meta.width > 0 else "",
+                    label_m.elidedText(states[form], elide, parts.state.width)
+                    if parts.state.width > 0
+                    else "",
+                    age,
+                    title_m.elidedText(view.incident.title or "(no title)", elide, parts.title.width),
+                )
+            )
+        return drawn
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -220,9 +371,8 @@ class TileBoard(QWidget):
             if not self._tiles:
                 self._paint_empty(painter)
                 return
-            now = self._clock()
-            for index, view in enumerate(self._tiles):
-                self._paint_tile(painter, self.tile_rect(index), view, now)
+            for tile in self.drawn():
+                self._paint_tile(painter, tile)
         finally:
             painter.end()
 
@@ -261,10 +411,11 @@ class TileBoard(QWidget):
             self._marks[key] = image
         return image
 
-    def _paint_tile(self, painter: QPainter, rect: QRectF, view: IncidentView, now: datetime) -> None:
+    def _paint_tile(self, painter: QPainter, tile: DrawnTile) -> None:
         s = self._scale
-        incident = view.incident
-        group = layout.group_of(view)
+        rect = _rect(tile.rect)
+        parts = tile.parts
+        group = layout.group_of(tile.view)
         colour = _GROUP_COLOUR[group]
         alert = group is layout.Group.HIGH_UNACKNOWLEDGED
         radius = 10 * s
@@ -282,62 +433,28 @@ class TileBoard(QWidget):
             inset = width / 2
             painter.drawRoundedRect(rect.adjusted(inset, inset, -inset, -inset), radius, radius)
 
-        left = rect.left() + 24 * s + 24 * s
-        right = rect.right() - 28 * s
-        top = rect.top() + 16 * s
-        line = 56 * s
-        mark_px = round(46 * s)
-        painter.drawImage(QPointF(left, top + (line - mark_px) / 2), self._mark(group, mark_px))
-        x = left + mark_px + 16 * s
-
-        label_font = self._font("meta", bold=True)
-        meta_font = self._font("meta")
-        age_font = self._font("age", bold=True)
+        painter.drawImage(QPointF(parts.mark.x, parts.mark.y), self._mark(group, round(parts.mark.width)))
         centre = Qt.AlignmentFlag.AlignVCenter
+        left = centre | Qt.AlignmentFlag.AlignLeft
         painter.setPen(_TEXT)
-        painter.setFont(label_font)
-        label = "HIGH" if group.high else "LOW"
-        painter.drawText(QRectF(x, top, right - x, line), centre | Qt.AlignmentFlag.AlignLeft, label)
-        x += QFontMetricsF(label_font).horizontalAdvance(label) + 24 * s
-
-        age = layout.format_age(now - layout.as_utc(incident.created_at))
-        painter.setFont(age_font)
-        age_width = QFontMetricsF(age_font).horizontalAdvance(age)
-        painter.drawText(QRectF(right - age_width, top, age_width, line), centre, age)
-        painter.setFont(label_font)
-        metrics = QFontMetricsF(label_font)
-        # a long name must leave the priority and the service in view
-        state = metrics.elidedText(self.state_text(view), Qt.TextElideMode.ElideRight, (right - x) * 0.45)
-        state_width = metrics.horizontalAdvance(state)
-        state_left = right - age_width - 32 * s - state_width
+        painter.setFont(self._font("meta", bold=True))
+        painter.drawText(_rect(parts.label), left, tile.label)
+        painter.setFont(self._font("age", bold=True))
+        painter.drawText(_rect(parts.age), left, tile.age)
+        painter.setFont(self._font("meta", bold=True))
         painter.setPen(_STATE_COLOUR[group])
-        painter.drawText(QRectF(state_left, top, state_width, line), centre, state)
-
-        number = f"#{incident.number}" if incident.number else "new"
-        meta = QFontMetricsF(meta_font).elidedText(
-            f"{number} · {view.service}", Qt.TextElideMode.ElideRight, max(0.0, state_left - 24 * s - x)
-        )
-        painter.setFont(meta_font)
+        painter.drawText(_rect(parts.state), centre | Qt.AlignmentFlag.AlignRight, tile.state)
+        painter.setFont(self._font("meta"))
         painter.setPen(_MUTED)
-        painter.drawText(QRectF(x, top, state_left - x, line), centre | Qt.AlignmentFlag.AlignLeft, meta)
-
-        title_font = self._font("title")
-        title_top = top + line + 6 * s
-        title = QFontMetricsF(title_font).elidedText(
-            incident.title or "(no title)", Qt.TextElideMode.ElideRight, right - left
-        )
-        painter.setFont(title_font)
+        painter.drawText(_rect(parts.meta), left, tile.meta)
+        painter.setFont(self._font("title"))
         painter.setPen(_TEXT)
-        painter.drawText(
-            QRectF(left, title_top, right - left, 60 * s), centre | Qt.AlignmentFlag.AlignLeft, title
-        )
+        painter.drawText(_rect(parts.title), left, tile.title)
 
-    def state_text(self, view: IncidentView) -> str:
+    def state_text(self, view: IncidentView, form: layout.StateForm = layout.StateForm.FULL) -> str:
         """A tile's acknowledgement, in words: who took it, when known (else its assignee)."""
         who = self._who.get(view.id) or view.incident.assignee
-        if not layout.group_of(view).acknowledged:
-            return "NOT ACKNOWLEDGED"
-        return f"✓ {who}" if who else "✓ ACKNOWLEDGED"
+        return layout.state_words(layout.group_of(view), who, form)
 
 
 def _acknowledged_triangle(size: int) -> QImage:
@@ -358,6 +475,195 @@ def _acknowledged_triangle(size: int) -> QImage:
     finally:
         painter.end()
     return image
+
+
+# -- the header and the side panel: labels placed by wall_layout's measured layouts --
+
+
+class WallHeader(QWidget):
+    """The alarm summary, the page, "synced … ago" and the clock. The alarm is never cut: the page
+    and "synced" shorten first, then go to a row of their own (layout.header_layout)."""
+
+    def __init__(self, width: Callable[[], int] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._width = width or self.width  # the window knows it before a hidden header is laid out
+        self.summary = QLabel(self)
+        self.page_label = QLabel(self)
+        self.synced_label = QLabel(self)
+        self.clock_label = QLabel(self)
+        self.gap = 36.0
+        self.alarm = ""
+        self.page_forms: list[str] = [""]
+        self.synced_forms: list[str] = [""]
+        self.clock = ""
+        self.arranged: layout.HeaderLayout | None = None
+
+    def set_texts(
+        self,
+        *,
+        alarm: str | None = None,
+        page: Sequence[str] | None = None,
+        synced: Sequence[str] | None = None,
+        clock: str | None = None,
+    ) -> None:
+        before = (self.alarm, self.page_forms, self.synced_forms, self.clock)
+        self.alarm = self.alarm if alarm is None else alarm
+        self.page_forms = self.page_forms if page is None else list(page)
+        self.synced_forms = self.synced_forms if synced is None else list(synced)
+        self.clock = self.clock if clock is None else clock
+        if (self.alarm, self.page_forms, self.synced_forms, self.clock) != before:
+            self.arrange()
+
+    def arrange(self) -> None:
+        """Measure the texts, place the labels, take the height the rows need."""
+        width = self._width()
+        if width <= 0:
+            return
+        placed = self.layout_for(width)
+        self.arranged = placed
+        self.summary.setWordWrap(placed.alarm_lines > 1)
+        for label, rect, text in (
+            (self.summary, placed.alarm, self.alarm),
+            (self.page_label, placed.page, placed.page_text),
+            (self.synced_label, placed.synced, placed.synced_text),
+            (self.clock_label, placed.clock, self.clock),
+        ):
+            if label.text() != text:
+                label.setText(text)
+            label.setGeometry(_rect(rect).toRect())
+            label.setVisible(bool(text))
+        height = math.ceil(placed.height)
+        if self.height() != height or self.minimumHeight() != height:
+            self.setFixedHeight(height)
+
+    def layout_for(self, width: float) -> layout.HeaderLayout:
+        text_font = self.page_label.font()
+        return layout.header_layout(
+            width,
+            alarm=_text_width(self.summary.font(), self.alarm),
+            clock=_text_width(self.clock_label.font(), self.clock),
+            page=[(text, _text_width(text_font, text)) for text in self.page_forms],
+            synced=[(text, _text_width(self.synced_label.font(), text)) for text in self.synced_forms],
+            alarm_height=QFontMetrics(self.summary.font()).height(),
+            clock_height=QFontMetrics(self.clock_label.font()).height(),
+            text_height=QFontMetrics(text_font).height(),
+            gap=self.gap,
+        )
+
+    def regions(self) -> dict[str, layout.Rect]:
+        if self.arranged is None:
+            return {}
+        a = self.arranged
+        return {"alarm": a.alarm, "page": a.page, "synced": a.synced, "clock": a.clock}
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.arrange()
+
+
+class SidePanel(QWidget):
+    """On call now and today's figures, laid out by measured heights (layout.side_layout): beside
+    the tiles as a column, or under them as two columns (`beside`). What does not fit goes, lowest
+    priority first (the "until …" texts, then the figures, then schedules), instead of overlapping."""
+
+    def __init__(self, on_call_html: Callable[[bool, int], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._html = on_call_html
+        self.schedules = 0
+        self.beside = False
+        self.gap = 24.0
+        self.on_call_heading = QLabel("ON CALL NOW", self)
+        self.on_call_label = QLabel(self)
+        self.on_call_label.setTextFormat(Qt.TextFormat.RichText)
+        self.on_call_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.on_call_label.setWordWrap(True)
+        self.today_heading = QLabel("TODAY", self)
+        self.figure_values = {name: QLabel("—", self) for name in ("open", "acknowledged", "mtta", "mttr")}
+        self.figure_captions = {
+            "open": QLabel("Open", self),
+            "acknowledged": QLabel("Acked", self),
+            "mtta": QLabel("MTTA", self),
+            "mttr": QLabel("MTTR", self),
+        }
+        self.arranged: layout.SideLayout | None = None
+        self._sized = False
+
+    def figures_width(self) -> float:
+        """What the figures' two columns need: the widest value or caption, twice, and a spacing."""
+        labels = [*self.figure_values.values(), *self.figure_captions.values()]
+        return 2 * max(_text_width(label.font(), label.text()) for label in labels) + SIDE_SPACING
+
+    def _plan(self, width: float, height: float) -> layout.SideLayout:
+        figures_width = self.figures_width()
+        column = layout.side_columns(width, self.gap, figures_width)[0] if self.beside else width
+        label = self.on_call_label
+        measured: dict[tuple[bool, int], float] = {}
+
+        def on_call(until: bool, shown: int) -> float:
+            if (until, shown) not in measured:
+                label.setText(self._html(until, shown))
+                measured[until, shown] = label.heightForWidth(max(1, int(column)))
+            return measured[until, shown]
+
+        return layout.side_layout(
+            width,
+            height,
+            heading=self.on_call_heading.sizeHint().height(),
+            figure=self.figure_values["open"].sizeHint().height(),
+            caption=self.figure_captions["open"].sizeHint().height(),
+            spacing=SIDE_SPACING,
+            on_call=on_call,
+            schedules=self.schedules,
+            beside=self.beside,
+            gap=self.gap,
+            figures_width=figures_width,
+        )
+
+    def plan_for(self, width: float, most: float) -> layout.SideLayout:
+        """What the panel would show in `width` x `most` (its `needed` height: at most `most`)."""
+        plan = self._plan(width, most)
+        self.arrange()  # the measuring set the list's text: put back what is shown
+        return plan
+
+    def arrange(self) -> None:
+        if not self._sized:  # not laid out yet (a hidden window): everything, until it has its size
+            self.on_call_label.setText(self._html(True, self.schedules))
+            return
+        plan = self._plan(self.width(), self.height())
+        self.arranged = plan
+        html = self._html(plan.until, plan.schedules)
+        if self.on_call_label.text() != html:
+            self.on_call_label.setText(html)
+        self.on_call_heading.setGeometry(_rect(plan.on_call_heading).toRect())
+        self.on_call_label.setGeometry(_rect(plan.on_call).toRect())
+        shown = bool(plan.figures)
+        self.today_heading.setVisible(shown)
+        self.today_heading.setGeometry(_rect(plan.today_heading).toRect())
+        labels = [
+            label
+            for name in self.figure_values
+            for label in (self.figure_values[name], self.figure_captions[name])
+        ]
+        for index, label in enumerate(labels):
+            label.setVisible(shown)
+            if shown:
+                label.setGeometry(_rect(plan.figures[index]).toRect())
+
+    def regions(self) -> dict[str, layout.Rect]:
+        plan = self.arranged
+        if plan is None:
+            return {}
+        found = {"on_call_heading": plan.on_call_heading, "on_call": plan.on_call}
+        if plan.figures:
+            found["today_heading"] = plan.today_heading
+            found.update({f"figure{index}": rect for index, rect in enumerate(plan.figures)})
+        return found
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._sized = True
+        self.arrange()
 
 
 # -- the window --
@@ -410,69 +716,46 @@ class WallWindow(QWidget):
         self.setAutoFillBackground(True)
         self.setStyleSheet("WallWindow { background: #0B0B0B; } QLabel { color: #F2F2F2; }")
 
-        self.summary = QLabel()
-        self.page_label = QLabel()
-        self.synced_label = QLabel()
-        self.clock_label = QLabel()
+        self.header = WallHeader(lambda: self._content_size()[0])
+        self.summary = self.header.summary
+        self.page_label = self.header.page_label
+        self.synced_label = self.header.synced_label
+        self.clock_label = self.header.clock_label
         self.banner = QLabel()
         self.banner.setObjectName("wallBanner")
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         self.board = TileBoard(clock)
         self.board.resized.connect(self._show_page)
-        self.on_call_heading = QLabel("ON CALL NOW")
-        self.on_call_label = QLabel()
-        self.on_call_label.setTextFormat(Qt.TextFormat.RichText)
-        self.on_call_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.on_call_label.setWordWrap(True)
-        self.today_heading = QLabel("TODAY")
-        self.figure_values = {name: QLabel("—") for name in ("open", "acknowledged", "mtta", "mttr")}
-        self.figure_captions = {
-            "open": QLabel("Open"),
-            "acknowledged": QLabel("Acked"),
-            "mtta": QLabel("MTTA"),
-            "mttr": QLabel("MTTR"),
-        }
+        self.side = SidePanel(self._on_call_html)
+        self.on_call_heading = self.side.on_call_heading
+        self.on_call_label = self.side.on_call_label
+        self.today_heading = self.side.today_heading
+        self.figure_values = self.side.figure_values
+        self.figure_captions = self.side.figure_captions
         for label in (self.synced_label, self.on_call_heading, self.today_heading, self.page_label,
                       *self.figure_captions.values()):  # fmt: skip
             label.setStyleSheet("color: #C4C4C4;")
 
-        header = QHBoxLayout()
-        header.addWidget(self.summary, 1)
-        header.addWidget(self.page_label)
-        header.addWidget(self.synced_label)
-        header.addWidget(self.clock_label)
-        figures = QGridLayout()
-        for index, name in enumerate(self.figure_values):
-            row, column = divmod(index, 2)
-            figures.addWidget(self.figure_values[name], row * 2, column)
-            figures.addWidget(self.figure_captions[name], row * 2 + 1, column)
-        self.side = QWidget()
-        side = QVBoxLayout(self.side)
-        side.setContentsMargins(0, 0, 0, 0)
-        side.addWidget(self.on_call_heading)
-        side.addWidget(self.on_call_label, 1)
-        side.addWidget(self.today_heading)
-        side.addLayout(figures)
-        body = QHBoxLayout()
+        body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         body.addWidget(self.board, 1)
         body.addWidget(self.side)
         self.content = QWidget(self)
         # Read-only: the pointer only shows and hides the cursor, so the window takes every move.
         self.content.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         stack = QVBoxLayout(self.content)
-        stack.addLayout(header)
+        stack.addWidget(self.header)
         stack.addWidget(self.banner)
         stack.addLayout(body, 1)
         self._column = stack
-        self._header = header
         self._body = body
         outer = QVBoxLayout(self)
         # The screen decides the size, never the texts: a long one is cut, the window stays put.
         outer.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         outer.addWidget(self.content)
-        for label in (self.summary, self.banner, *self.figure_values.values(), self.on_call_label):
+        for label in (self.banner, *self.figure_values.values(), self.on_call_label):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.board.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self._outer = outer
 
@@ -642,28 +925,26 @@ class WallWindow(QWidget):
             self._pulse_timer.start()
         elif not pulsing:
             self._pulse_timer.stop()
-        page = f"Page {self._page + 1}/{self._pages}" if self._pages > 1 else ""
-        if self._urgent == 1 and self._pages > 1:
-            page += " · paused"
-        elif self._urgent > 1:
-            page += f" · waiting: {min(self._urgent, self._pages)} pages"
-        self.page_label.setText(page)
+        self.header.set_texts(page=layout.page_forms(self._page, self._pages, self._urgent))
 
     def _show_summary(self) -> None:
         if self._high:
             text, colour = f"▲ {self._high} HIGH NOT ACKNOWLEDGED", layout.VERMILLION
         else:
             text, colour = ("✓ Every high priority taken" if self._ordered else "✓ All clear"), "#F2F2F2"
-        if self.summary.text() != text:
-            self.summary.setText(text)
+        if self.header.alarm != text:
             self.summary.setStyleSheet(f"color: {colour};")
+            self.header.set_texts(alarm=text)
 
     def _show_figures(self) -> None:
         figures = self.figures
+        before = self.side.figures_width()
         self.figure_values["open"].setText(str(figures.open))
         self.figure_values["acknowledged"].setText(str(figures.acknowledged))
         self.figure_values["mtta"].setText(layout.format_mean(figures.mean_to_acknowledge))
         self.figure_values["mttr"].setText(layout.format_mean(figures.mean_to_resolve))
+        if self.side.figures_width() != before:
+            self.side.arrange()  # wider figures may take a wider column, or not fit at all
 
     def _show_health(self) -> None:
         sync = self._sync
@@ -675,36 +956,49 @@ class WallWindow(QWidget):
             stale_after=self._stale_after,
             tz=self._tz,
         )
-        self.synced_label.setText(self.health.synced)
+        self.header.set_texts(synced=layout.synced_forms(self.health.synced))
         trusted = self.health.freshness is layout.Freshness.FRESH
         if self.banner.text() != self.health.banner:
             self.banner.setText(self.health.banner)
-        self.banner.setVisible(not trusted)
         self.board.empty_text = "No open incidents" if trusted else "No open incidents known"
+        if self.banner.isHidden() != trusted:
+            self.banner.setVisible(not trusted)
+            self._arrange_body()  # under the tiles, the panel gives the banner room
 
     def _show_on_call(self) -> None:
-        s = self._scale
+        self.side.schedules = min(len(self._on_call), ON_CALL_SHOWN)
+        self.side.arrange()
+
+    def _on_call_html(self, until: bool, shown: int) -> str:
+        """The on-call list: the first `shown` schedules (the rest as "+N more"), with or without
+        until when (the first thing to go when the panel is short of room)."""
+        label, person = self._px("label"), self._px("person")
         muted = "#C4C4C4"
-        small = f'<div style="font-size:{round(TEXT_PX["label"] * s)}px; color:{muted}">'
+        small = f'<div style="font-size:{label}px; color:{muted}">'
         rows = []
-        for entry in self._on_call[:ON_CALL_SHOWN]:
+        shown = min(shown, len(self._on_call))
+        for entry in self._on_call[:shown]:
             if entry.user is None:
                 who = f'<span style="color:{layout.YELLOW}">⚠ NOBODY</span>'
             else:
                 who = escape(entry.user)
-            until = f"until {self._when(entry.until)}" if entry.until else ""
+            until_text = f"until {self._when(entry.until)}" if entry.until and until else ""
             rows.append(
-                f'<div style="font-size:{round(TEXT_PX["label"] * s)}px; color:{muted}; '
-                f'margin-top:{round(12 * s)}px">{escape(entry.schedule)}</div>'
-                f'<div style="font-size:{round(TEXT_PX["person"] * s)}px; font-weight:700">{who} '
-                f'<span style="font-size:{round(TEXT_PX["label"] * s)}px; font-weight:400; color:{muted}">'
-                f"{until}</span></div>"
+                f'<div style="font-size:{label}px; color:{muted}; '
+                f'margin-top:{round(12 * self._scale)}px">{escape(entry.schedule)}</div>'
+                f'<div style="font-size:{person}px; font-weight:700">{who} '
+                f'<span style="font-size:{label}px; font-weight:400; color:{muted}">'
+                f"{until_text}</span></div>"
             )
-        if len(self._on_call) > ON_CALL_SHOWN:
-            rows.append(f"{small}+{len(self._on_call) - ON_CALL_SHOWN} more schedules</div>")
+        if len(self._on_call) > shown and self._on_call:
+            more = len(self._on_call) - shown
+            rows.append(f"{small}+{more} more schedule{'s' if more > 1 else ''}</div>")
         if not rows:
             rows.append(f"{small}no schedules</div>")
-        self.on_call_label.setText("".join(rows))
+        return "".join(rows)
+
+    def _px(self, kind: str) -> int:
+        return max(TEXT_FLOOR_PX, round(TEXT_PX[kind] * self._scale))
 
     def _when(self, at: datetime) -> str:
         local = layout.as_utc(at).astimezone(self._tz)
@@ -718,6 +1012,8 @@ class WallWindow(QWidget):
         scale = scale_for(event.size().width(), event.size().height())
         if scale != self._scale:
             self._apply_scale(scale)
+        else:
+            self._arrange_body()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -743,12 +1039,80 @@ class WallWindow(QWidget):
             label.setFont(_font(px["figure"], bold=True))
         for label in self.figure_captions.values():
             label.setFont(_font(px["label"]))
-        self.side.setFixedWidth(round(SIDE_W * scale))
         self._column.setSpacing(round(TILE_GAP * scale))
-        self._header.setSpacing(round(36 * scale))
+        self.header.gap = round(36 * scale)
+        self.side.gap = round(MARGIN * scale)
         self._body.setSpacing(round(MARGIN * scale))
         self._apply_margins()
-        self._show_on_call()
+        self.header.arrange()
+        self._arrange_body()
+
+    def _content_size(self) -> tuple[int, int]:
+        """The room inside the margins (what the header and the body share)."""
+        inner = self._column.contentsMargins()
+        margin = 2 * round(MARGIN * self._scale)
+        return (
+            self.width() - margin - inner.left() - inner.right(),
+            self.height() - margin - inner.top() - inner.bottom(),
+        )
+
+    def _arrange_body(self) -> None:
+        """The side panel beside the tiles, a share of the width, or under them when the tiles
+        beside it would be too narrow (SIDE_SHARE, SIDE_MIN_W, TILE_BESIDE_MIN_W)."""
+        s = self._scale
+        width, height = self._content_size()
+        gap = round(MARGIN * s)
+        side = round(min(SIDE_W * s, max(SIDE_MIN_W * s, width * SIDE_SHARE)))
+        beside = width - side - gap >= TILE_BESIDE_MIN_W * s
+        self.side.beside = not beside
+        if beside:
+            self._body.setDirection(QBoxLayout.Direction.LeftToRight)
+            self.side.setMinimumHeight(0)
+            self.side.setMaximumHeight(_QWIDGETSIZE_MAX)
+            self.side.setFixedWidth(side)
+        else:
+            self._body.setDirection(QBoxLayout.Direction.TopToBottom)
+            self.side.setMinimumWidth(0)
+            self.side.setMaximumWidth(_QWIDGETSIZE_MAX)
+            # under the tiles: as tall as it needs, but leaving the tiles room for three rows, or
+            # two, with the figures still in; failing that two rows, or 1 - SIDE_UNDER_MAX of the
+            # height below the header on a very small screen
+            spacing = round(TILE_GAP * s)
+            below = height - math.ceil(self.header.layout_for(width).height) - spacing - gap
+            if not self.banner.isHidden():
+                below -= self.banner.heightForWidth(width) + spacing
+            tile = self.board.tile_height_for(width)
+            plan = None
+            for rows in (3, 2):
+                most = below - rows * tile - (rows - 1) * spacing
+                if most > 0:
+                    plan = self.side.plan_for(width, most)
+                    if plan.figures:
+                        break
+                    plan = None
+            if plan is None:
+                plan = self.side.plan_for(
+                    width, max(below * (1 - SIDE_UNDER_MAX), below - 2 * tile - spacing)
+                )
+            self.side.setFixedHeight(max(0, math.ceil(plan.needed)))
+        self.side.arrange()
+
+    def regions(self) -> dict[str, layout.Rect]:
+        """Every text's rectangle on the window, by name (tests check that none overlaps another)."""
+        found: dict[str, layout.Rect] = {}
+
+        def add(prefix: str, widget: QWidget, rects: Mapping[str, layout.Rect]) -> None:
+            at = widget.mapTo(self, QPoint(0, 0))
+            for name, rect in rects.items():
+                found[f"{prefix}{name}"] = rect.translated(at.x(), at.y())
+
+        add("header.", self.header, self.header.regions())
+        if self.banner.isVisible():
+            add("", self.banner, {"banner": _from_q(self.banner.rect())})
+        for index, tile in enumerate(self.board.drawn()):
+            add(f"tile{index}.", self.board, tile.parts.named())
+        add("side.", self.side, self.side.regions())
+        return found
 
     def _apply_margins(self) -> None:
         margin = round(MARGIN * self._scale)
@@ -768,7 +1132,7 @@ class WallWindow(QWidget):
     def tick(self) -> None:
         """Once a second (the timer's): the clock, the ages, "last synced", the banner, midnight."""
         now = self._clock()
-        self.clock_label.setText(f"{layout.as_utc(now).astimezone(self._tz):%H:%M:%S}")
+        self.header.set_texts(clock=f"{layout.as_utc(now).astimezone(self._tz):%H:%M:%S}")
         day = layout.day_start(now, self._tz)
         if day != self._day:  # midnight: yesterday's resolved incidents leave the figures
             self._day = day

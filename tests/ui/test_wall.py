@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import qasync
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QKeySequence, QMouseEvent
+from PySide6.QtGui import QFontMetrics, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -33,9 +33,12 @@ from console.ui import wall_layout as layout
 from console.ui.wall import (
     ACKNOWLEDGE_KEY,
     BURN_IN_PX,
+    TEXT_FLOOR_PX,
     WallChanges,
     WallWindow,
+    min_text_px,
     place_on_screen,
+    scale_for,
 )
 from console.ui.wall_feeder import WallFeeder
 
@@ -463,6 +466,49 @@ def test_a_new_waiting_incident_brings_the_first_page_back(wall: WallWindow, tmp
     assert wall.page == 0
     assert titles(wall.board.tiles)[0] == "checkout down"
     replica.close()
+
+
+# -- smaller screens --
+
+
+def test_type_scales_with_a_smaller_screen_down_to_a_floor() -> None:
+    assert (scale_for(1920, 1080), scale_for(3840, 2160), scale_for(2560, 1080), scale_for(1080, 1920)) == (
+        1.0,
+        2.0,
+        1.0,
+        1.0,
+    )  # at 1080 lines and more, as it always was
+    sizes = [(1920, 1080), (3840, 2160), (1366, 768), (1280, 720), (800, 800), (640, 480)]
+    assert [min_text_px(*size) for size in sizes] == [40, 80, 28, 27, 30, TEXT_FLOOR_PX]
+
+
+def test_a_short_header_shortens_the_page_never_the_alarm(qtbot: QtBot, clock: Clock, tmp_path: Path) -> None:
+    wall = WallWindow(clock=clock, tz=UTC)
+    qtbot.addWidget(wall)
+    replica = replica_with(tmp_path / "r.db", [*many(30), *many(3, start=1, priority="high")])
+    wall.set_sync_view(synced(clock.now - timedelta(seconds=75)))
+    wall.show_views(replica.incidents())
+    for size in ((1920, 1080), (1024, 600), (700, 900)):
+        wall.resize(*size)
+        wall.grab()  # lays it out
+        wall.refresh()
+        summary = wall.summary
+        assert summary.text() == "▲ 3 HIGH NOT ACKNOWLEDGED"
+        assert QFontMetrics(summary.font()).horizontalAdvance(summary.text()) <= summary.width()
+        page = wall.page_label.text()
+        assert page.split(" · ")[0].endswith(f"1/{wall.pages}")  # the page number survives
+        assert wall.synced_label.text().startswith(("synced 1 min", "1 min"))
+        for label in (wall.page_label, wall.synced_label, wall.clock_label):
+            assert not label.geometry().intersects(summary.geometry())
+    replica.close()
+
+
+def test_the_on_call_list_counts_what_it_leaves_out(wall: WallWindow) -> None:
+    entries = [OnCallNow(f"schedule {n}", "sam", None, None, None) for n in range(6)]
+    wall.set_on_call(entries)
+    assert "+2 more schedules" in wall.on_call_label.text()
+    wall.set_on_call(entries[:5])
+    assert "+1 more schedule<" in wall.on_call_label.text()
 
 
 # -- pulse, burn-in, cursor --

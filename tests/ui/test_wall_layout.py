@@ -250,3 +250,267 @@ def test_the_rules_import_without_qt() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# -- geometry: nothing drawn over anything else, the alarm never shortened --
+
+ALARM = 760.0  # "▲ 2 HIGH NOT ACKNOWLEDGED" at 48 px
+CLOCK = 323.0
+PAGE = [("Page 1/3 · paused", 322.0), ("1/3 · paused", 230.0), ("1/3", 60.0)]
+SYNCED = [("synced 5 s ago", 270.0), ("synced 5 s", 200.0)]
+
+
+def header(width: float, **kw: object) -> layout.HeaderLayout:
+    args: dict[str, object] = {
+        "alarm": ALARM,
+        "clock": CLOCK,
+        "page": PAGE,
+        "synced": SYNCED,
+        "alarm_height": 56.0,
+        "clock_height": 84.0,
+        "text_height": 46.0,
+        "gap": 36.0,
+    }
+    args.update(kw)
+    return layout.header_layout(width, **args)  # type: ignore[arg-type]
+
+
+def header_rects(placed: layout.HeaderLayout) -> dict[str, layout.Rect]:
+    return {"alarm": placed.alarm, "page": placed.page, "synced": placed.synced, "clock": placed.clock}
+
+
+def test_the_header_fits_on_one_row_when_there_is_room_as_at_1080p() -> None:
+    placed = header(1854)  # a 1080p wall inside its margins
+    assert (placed.page_text, placed.synced_text) == ("Page 1/3 · paused", "synced 5 s ago")
+    assert placed.height == 84
+    assert placed.alarm_lines == 1
+    assert placed.alarm == layout.Rect(
+        0, 0, 1854 - 323 - 36 - 270 - 36 - 322 - 36, 84
+    )  # what the others leave
+    assert placed.clock.right == 1854
+
+
+def test_the_page_shortens_first_then_synced_then_they_take_a_second_row() -> None:
+    one_row = ALARM + CLOCK + 3 * 36
+    assert header(one_row + 322 + 36 + 270).page_text == "Page 1/3 · paused"
+    assert (header(one_row + 230 + 36 + 270).page_text, header(one_row + 230 + 36 + 270).synced_text) == (
+        "1/3 · paused",
+        "synced 5 s ago",
+    )
+    tight = header(one_row + 60 + 36 + 200)
+    assert (tight.page_text, tight.synced_text, tight.height) == ("1/3", "synced 5 s", 84)
+    two_rows = header(ALARM + 36 + CLOCK + 10)  # only the alarm and the clock share the first row
+    assert two_rows.height == 84 + 46
+    assert (two_rows.page_text, two_rows.synced_text) == ("Page 1/3 · paused", "synced 5 s ago")
+    assert two_rows.page.y == two_rows.synced.y == 84
+    alone = header(ALARM + 10)  # the alarm has the first row to itself, the clock the next
+    assert alone.alarm.width >= ALARM
+    assert alone.clock.y >= alone.alarm.bottom
+
+
+def test_one_page_says_nothing_and_takes_no_room() -> None:
+    placed = header(1854, page=[("", 0.0)])
+    assert placed.page_text == ""
+    assert placed.page.empty
+    assert placed.alarm.width == 1854 - CLOCK - 36 - 270 - 36
+
+
+@given(
+    st.floats(300, 4000),
+    st.floats(100, 1600),
+    st.floats(40, 700),
+    st.lists(st.floats(0, 700), min_size=1, max_size=3),
+    st.lists(st.floats(0, 600), min_size=1, max_size=3),
+)
+def test_the_header_never_shortens_the_alarm_nor_overlaps(
+    width: float, alarm: float, clock: float, page: list[float], synced: list[float]
+) -> None:
+    page_forms = [(f"p{index}", w) for index, w in enumerate(sorted(page, reverse=True))]
+    synced_forms = [(f"s{index}", w) for index, w in enumerate(sorted(synced, reverse=True))]
+    placed = header(width, alarm=alarm, clock=clock, page=page_forms, synced=synced_forms)
+    rects = header_rects(placed)
+    assert layout.overlapping(rects) == []
+    if alarm <= width:
+        assert placed.alarm.width >= alarm
+        assert placed.alarm_lines == 1
+    else:
+        assert placed.alarm.width == width
+        assert placed.alarm_lines >= 2
+    if clock <= width:
+        assert placed.clock.width == clock
+        assert placed.clock.x >= 0
+    for name in ("page", "synced"):
+        assert rects[name].empty or (rects[name].x >= -0.01 and rects[name].right <= width + 0.01)
+    assert placed.height >= max(r.bottom for r in rects.values())
+
+
+def test_page_and_synced_words_shorten_keeping_the_numbers() -> None:
+    assert layout.page_forms(0, 1, 0) == [""]
+    assert layout.page_forms(0, 3, 1) == ["Page 1/3 · paused", "1/3 · paused", "1/3"]
+    assert layout.page_forms(1, 4, 2) == ["Page 2/4 · waiting: 2 pages", "2/4 · waiting 2", "2/4"]
+    assert layout.page_forms(2, 3, 0) == ["Page 3/3", "3/3"]
+    assert layout.synced_forms("synced 12 s ago") == ["synced 12 s ago", "synced 12 s"]
+    assert layout.synced_forms("never synced") == ["never synced"]
+
+
+def side(
+    height: float, *, beside: bool = False, schedules: int = 3, width: float = 540, wraps: bool = False,
+    figures_width: float = 0.0,
+) -> layout.SideLayout:  # fmt: skip
+    def on_call(until: bool, shown: int) -> float:
+        # a schedule: a 40 px name line and a 60 px person line ("until" on it, or wrapped below
+        # it: 40 px more), then "+N more": 47 px
+        return shown * (100 + (40 if until and wraps else 0)) + (47 if shown < schedules else 0)
+
+    return layout.side_layout(
+        width, height, heading=47, figure=75, caption=47, spacing=6, on_call=on_call, schedules=schedules,
+        beside=beside, gap=24, figures_width=figures_width,
+    )  # fmt: skip
+
+
+def side_rects(plan: layout.SideLayout) -> dict[str, layout.Rect]:
+    found = {"heading": plan.on_call_heading, "on_call": plan.on_call, "today": plan.today_heading}
+    found.update({f"figure{index}": rect for index, rect in enumerate(plan.figures)})
+    return found
+
+
+FIGURES = 47 + 6 + 2 * (75 + 6 + 47) + 6  # 315: TODAY and two rows of figures
+TOP = 47 + 6  # ON CALL NOW
+
+
+def test_the_side_panel_drops_until_then_the_figures_then_schedules_rather_than_overlap() -> None:
+    roomy = side(TOP + 3 * 100 + 6 + FIGURES)
+    assert (roomy.until, bool(roomy.figures), roomy.schedules) == (True, True, 3)
+    assert roomy.today_heading.y == roomy.on_call.bottom + 6  # the figures at the bottom, as at 1080p
+    assert roomy.on_call.y == TOP
+    wrapped = side(2000, wraps=True)  # "until" would wrap onto a line of its own: not at all
+    assert (wrapped.until, bool(wrapped.figures), wrapped.schedules) == (False, True, 3)
+    no_figures = side(TOP + 3 * 100)
+    assert (no_figures.until, bool(no_figures.figures), no_figures.schedules) == (True, False, 3)
+    fewer = side(TOP + 2 * 100 + 47)
+    assert (bool(fewer.figures), fewer.schedules) == (False, 2)
+    cut = side(2000, figures_width=600)  # figures wider than the panel: none rather than cut ones
+    assert not cut.figures
+    assert cut.on_call.bottom == 2000
+
+
+def test_under_the_tiles_the_panel_puts_on_call_and_today_side_by_side() -> None:
+    plan = side(600, beside=True, width=746)
+    assert plan.until
+    assert plan.figures
+    assert plan.on_call.right <= plan.today_heading.x
+    assert plan.needed == max(TOP + 3 * 100, FIGURES)
+    short = side(250, beside=True, width=746)
+    assert not short.figures  # 315 px of figures do not fit in 250
+    assert short.schedules == 1
+    wide_figures = side(600, beside=True, width=746, figures_width=420)
+    assert wide_figures.today_heading.width == 420  # today takes what its figures need
+    assert wide_figures.on_call.width == 746 - 24 - 420
+
+
+@given(
+    st.floats(50, 1500),
+    st.booleans(),
+    st.integers(0, 6),
+    st.floats(300, 900),
+    st.booleans(),
+    st.floats(0, 700),
+)
+def test_the_side_panel_never_overlaps_and_stays_inside(
+    height: float, beside: bool, schedules: int, width: float, wraps: bool, figures_width: float
+) -> None:
+    plan = side(
+        height, beside=beside, schedules=schedules, width=width, wraps=wraps, figures_width=figures_width
+    )
+    rects = side_rects(plan)
+    assert layout.overlapping(rects) == []
+    box = layout.Rect(0, 0, width, height)
+    for rect in rects.values():
+        assert rect.empty or box.contains(rect)
+    assert plan.needed <= height + 0.01
+
+
+def test_state_words_shorten_but_waiting_keeps_a_word() -> None:
+    high, taken = layout.Group.HIGH_UNACKNOWLEDGED, layout.Group.LOW_ACKNOWLEDGED
+    assert [layout.state_words(high, None, form) for form in layout.StateForm] == [
+        "NOT ACKNOWLEDGED",
+        "WAITING",
+        "WAITING",
+    ]
+    assert [layout.state_words(taken, "priya", form) for form in layout.StateForm] == [
+        "✓ priya",
+        "✓ priya",
+        "✓",
+    ]
+    assert [layout.state_words(taken, None, form) for form in layout.StateForm] == [
+        "✓ ACKNOWLEDGED",
+        "✓ ACKED",
+        "✓",
+    ]
+
+
+M = layout.TileMetrics()
+
+
+def test_a_1080p_tile_keeps_its_full_words_and_its_geometry() -> None:
+    tile = layout.Rect(0, 0, 1295, layout.tile_height(M))
+    assert tile.height == 150
+    # "LOW", "1 h 46", the three state forms, "#15 · payments-gateway" (40 px DejaVu Sans Condensed)
+    assert (
+        layout.choose_form(tile, M, [layout.TileWidths(83.0, 140.0, [380.0, 170.0, 30.0], 480.0)])
+        is layout.StateForm.FULL
+    )
+    parts = layout.tile_parts(tile, M, label=83, age=140, state=380)
+    assert parts.label.x == 48 + 46 + 16
+    assert parts.age.right == 1295 - 28
+    assert parts.state.right == parts.age.x - 32
+    assert parts.meta.right == parts.state.x - 24
+    assert parts.title == layout.Rect(48, 16 + 56 + 6, 1295 - 48 - 28, 60)
+
+
+def test_a_narrow_tile_shortens_the_state_before_the_service() -> None:
+    widths = layout.TileWidths(90.0, 130.0, [380.0, 170.0, 30.0], 480.0)
+    tile = layout.Rect(0, 0, 900, layout.tile_height(M))
+    assert layout.choose_form(tile, M, [widths]) is layout.StateForm.SHORT
+    parts = layout.tile_parts(tile, M, label=90, age=130, state=170)
+    assert parts.meta.width >= M.meta_min
+    narrower = layout.Rect(0, 0, 760, layout.tile_height(M))
+    assert layout.choose_form(narrower, M, [widths]) is layout.StateForm.ICON
+    short_service = layout.TileWidths(
+        90.0, 130.0, [380.0, 170.0, 30.0], 150.0
+    )  # "#8 · auth": fits with the full words
+    assert layout.choose_form(layout.Rect(0, 0, 1100, 150), M, [short_service]) is layout.StateForm.FULL
+
+
+@given(
+    st.floats(0, 3000),
+    st.floats(0.5, 2.5),
+    st.floats(0, 400),
+    st.floats(0, 400),
+    st.floats(0, 800),
+    st.booleans(),
+)
+def test_a_tiles_texts_never_overlap_however_narrow(
+    width: float, scale: float, label: float, age: float, state: float, compact: bool
+) -> None:
+    m = M.scaled(scale)
+    tile = layout.Rect(10, 20, width, layout.tile_height(m, compact=compact))
+    parts = layout.tile_parts(tile, m, label=label, age=age, state=state, compact=compact)
+    named = parts.named()
+    assert layout.overlapping(named) == []
+    for name, rect in named.items():
+        if name != "mark" and not rect.empty:  # the mark sits in the padding of a tile too narrow
+            assert rect.x >= tile.x - 0.01, name
+            assert rect.right <= tile.right + 0.01, name
+        assert rect.bottom <= tile.bottom + 0.01
+    if width >= 1000 * scale and label <= 120 * scale and age <= 200 * scale:
+        assert parts.label.width == label
+        assert parts.age.width == age
+
+
+def test_compact_tiles_give_the_service_a_row() -> None:
+    assert layout.tile_height(M, compact=True) == 150 + 56
+    parts = layout.tile_parts(layout.Rect(0, 0, 600, 206), M, label=90, age=130, state=170, compact=True)
+    assert parts.meta.y == parts.label.bottom
+    assert parts.meta.width == 600 - 48 - 28
+    assert parts.title.y == parts.meta.bottom + 6

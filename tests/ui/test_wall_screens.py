@@ -1,7 +1,8 @@
 """The wall rendered offscreen with demo data at 1920x1080 and 3840x2160, and checked in the pixels:
 every priority's colour is on screen, the pulse is a border, the banner is there exactly when the
 data is stale or the console offline, text is as tall as a room needs, and 4K is the same wall
-drawn at twice the pixels (not a scaled-up 1080p).
+drawn at twice the pixels (not a scaled-up 1080p). Smaller screens too (1366x768, 1280x720 and a
+square 800x800): nothing drawn over anything else, the alarm whole, type legible.
 
 The README's screenshots come from here:
 
@@ -23,17 +24,19 @@ from typing import cast
 
 import pytest
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QFontMetrics, QFontMetricsF, QImage
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from console.sync.state import Status, SyncView
 from console.ui import wall_layout as layout
-from console.ui.wall import MIN_TEXT_PX, TEXT_PX, TILE_H, WallWindow
+from console.ui.wall import MIN_TEXT_PX, TEXT_FLOOR_PX, TEXT_PX, TILE_H, WallWindow, min_text_px, scale_for
 from console.ui.wall_feeder import WallFeeder
 from tests.ui.test_wall import Clock, ScheduleBoard, demo_rows, demo_schedules, replica_with, synced
 
 SIZES = {"1080p": (1920, 1080), "2160p": (3840, 2160)}
+SMALL_SIZES = {"1366x768": (1366, 768), "1280x720": (1280, 720), "800x800": (800, 800)}
+EVERY_SIZE = {**SIZES, **SMALL_SIZES}
 
 
 def demo_wall(
@@ -176,6 +179,90 @@ def test_text_is_tall_enough_for_five_metres_and_twice_as_tall_on_4k(
         assert 1.8 <= heights["2160p"][what] / heights["1080p"][what] <= 2.2
 
 
+def fits(font_metrics: QFontMetrics | QFontMetricsF, text: str, rect: QRect) -> bool:
+    """Whether `text` on one line fits the width of `rect` (half a pixel of rounding allowed)."""
+    return font_metrics.horizontalAdvance(text) <= rect.width() + 0.5
+
+
+@pytest.mark.parametrize("name", list(EVERY_SIZE))
+@pytest.mark.parametrize("sync", [None, offline], ids=["synced", "offline"])
+def test_nothing_is_drawn_over_anything_else_and_the_alarm_is_whole(
+    walls: Callable[..., WallWindow], name: str, sync: Callable[[Clock], SyncView] | None, tmp_path: Path
+) -> None:
+    width, height = EVERY_SIZE[name]
+    wall = walls((width, height), sync)
+    image = shot(wall)
+    image.save(str(tmp_path / f"wall-{name}.png"))
+    regions = wall.regions()
+    assert {"header.alarm", "header.clock", "tile0.state", "side.on_call"} <= set(regions)
+    assert layout.overlapping(regions) == []
+    screen = layout.Rect(0, 0, width, height)
+    for region, rect in regions.items():
+        assert rect.empty or screen.contains(rect), region
+
+    # the alarm in full, in a rectangle wide enough for it (and the label is where the layout says)
+    alarm = wall.summary
+    assert alarm.text() == "▲ 2 HIGH NOT ACKNOWLEDGED"
+    assert fits(QFontMetrics(alarm.font()), alarm.text(), alarm.geometry())
+    placed = regions["header.alarm"]
+    assert geometry(wall, alarm) == QRect(
+        round(placed.x), round(placed.y), round(placed.width), round(placed.height)
+    )
+    assert count(image.copy(geometry(wall, alarm)), layout.VERMILLION) > 0
+    for label in (wall.page_label, wall.synced_label, wall.clock_label):
+        assert fits(QFontMetrics(label.font()), label.text(), label.geometry()), label.text()
+    assert wall.synced_label.text().endswith(("s ago", " s", "min ago", " min"))  # the data's age stays
+
+    # the tiles: words of the board's form, the number always whole, no tile cut by the board
+    tiles = wall.board.drawn()
+    assert len(tiles) >= 2
+    board = wall.board.rect()
+    for tile in tiles:
+        assert board.contains(wall.board.tile_rect(tiles.index(tile)).toAlignedRect())
+        assert tile.state in {wall.board.state_text(tile.view, form) for form in layout.StateForm}
+        assert tile.meta.startswith(f"#{tile.view.incident.number} · ")
+        assert tile.label in ("HIGH", "LOW")
+        assert tile.parts.label.width > 0
+        assert tile.parts.age.width > 0
+
+    # the side panel: what it shows fits where it is
+    on_call = wall.on_call_label
+    assert on_call.heightForWidth(on_call.width()) <= on_call.height()
+    assert "priya" in on_call.text()
+    for label in [*wall.figure_values.values(), *wall.figure_captions.values()]:
+        assert label.isHidden() or fits(QFontMetrics(label.font()), label.text(), label.geometry()), (
+            label.text()
+        )
+
+    # legible: the type follows the screen down to the floor, never below
+    assert min(wall.type_sizes().values()) >= min_text_px(width, height) >= TEXT_FLOOR_PX
+    if sync is offline:
+        banner = geometry(wall, wall.banner)
+        assert not wall.banner.isHidden()
+        assert banner.width() > 0.9 * width
+        assert count(image, layout.YELLOW) > 0.6 * banner.width() * banner.height()
+        inside = banner.adjusted(banner.width() // 20, 8, -banner.width() // 20, -8)
+        assert ink_height(image, inside, dark) >= 0.7 * TEXT_PX["banner"] * scale_for(width, height)
+
+
+def test_small_screens_keep_the_1080p_words_when_they_have_its_shape(
+    walls: Callable[..., WallWindow],
+) -> None:
+    """A 16:9 TV is the 1080p wall at its own size: the full words, the side panel's share."""
+    for size in ((1366, 768), (1280, 720)):
+        wall = walls(size)
+        shot(wall)
+        states = {tile.state for tile in wall.board.drawn()}
+        assert "NOT ACKNOWLEDGED" in states
+        assert wall.page_label.text().startswith("Page ")
+        assert abs(wall.side.width() - 540 * scale_for(*size)) <= 2  # 29 % of the width, as at 1080p
+        assert geometry(wall, wall.side).left() > geometry(wall, wall.board).right()  # beside the tiles
+    square = walls((800, 800))
+    shot(square)
+    assert geometry(square, square.side).top() > geometry(square, square.board).bottom()  # under them
+    assert {tile.state for tile in square.board.drawn()} >= {"WAITING"}
+
+
 _AT_200 = """
 import sys
 from pathlib import Path
@@ -183,8 +270,9 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from tests.ui.test_wall_screens import demo_wall, geometry, shot
 wall = demo_wall(Path(sys.argv[1]), (1920, 1080))
+image = shot(wall)  # lays the window out: the clock is where it is drawn
 clock = geometry(wall, wall.clock_label)
-shot(wall).save(sys.argv[2])
+image.save(sys.argv[2])
 print(wall.devicePixelRatioF(), clock.x(), clock.y(), clock.width(), clock.height())
 """
 

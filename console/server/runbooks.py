@@ -1,0 +1,245 @@
+"""Runbooks in the server database: imported from a folder of Markdown files (`admin import-runbooks`)
+or saved from a manager's console, read back for `admin export-runbooks`, and attached to new
+incidents as runs by the escalation engine's pass, off the intake path.
+
+A runbook row holds its latest version; a run holds a copy of the version it started with, so an
+edit never changes the steps of a run under the people working through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Text, cast, insert, or_, select, update
+
+from console.domain.errors import DomainError
+from console.domain.ids import uuid7
+from console.domain.incident import Alert, AlertStatus, EntryKind, Link
+from console.domain.priority import Priority, Severity
+from console.domain.runbook import Runbook, alert_fields, attach, runbook_url_of
+from console.domain.runbook_json import runbook_from_json, runbook_json
+from console.domain.status import Rank
+from console.server.admin import change_seq
+from console.server.tables import alerts, incidents, runbooks, runs, services, timeline
+
+AUTO = "auto"  # who started a run the engine attached
+_OPEN = (Rank.TRIGGERED.label, Rank.ACKNOWLEDGED.label)
+
+
+class ImportRefused(DomainError):
+    """Runbooks changed without a higher version; nothing was imported. `refusals`: (id, message)."""
+
+    def __init__(self, refusals: Sequence[tuple[str, str]]) -> None:
+        self.refusals = tuple(refusals)
+        super().__init__("\n".join(f"{runbook_id}: {message}" for runbook_id, message in self.refusals))
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    added: list[Runbook] = field(default_factory=list)
+    changed: list[tuple[int, Runbook]] = field(default_factory=list)  # (the version replaced, the new one)
+    unchanged: int = 0
+
+
+def read_runbooks(conn: Connection) -> list[Runbook]:
+    return [
+        runbook_from_json(row.body) for row in conn.execute(select(runbooks.c.body).order_by(runbooks.c.id))
+    ]
+
+
+def write_runbook(
+    conn: Connection, runbook: Runbook, *, by: str, at: datetime, seq: int, exists: bool
+) -> None:
+    values: dict[str, Any] = {
+        "title": runbook.title,
+        "version": runbook.version,
+        "body": runbook_json(runbook),
+        "saved_by": by,
+        "saved_at": at,
+        "seq": seq,
+    }
+    if exists:
+        conn.execute(update(runbooks).where(runbooks.c.id == runbook.id).values(values))
+    else:
+        conn.execute(insert(runbooks).values(id=runbook.id, **values))
+
+
+def import_runbooks(engine: Engine, found: Sequence[Runbook]) -> Imported:
+    """Store every runbook of `found` in one transaction: all or nothing, and nothing (not even an
+    empty change) when the database holds them already. A runbook that differs from the stored one
+    must have a higher version, else the whole import is refused (ImportRefused)."""
+    with engine.connect() as conn, conn.begin() as transaction:
+        now = datetime.now(UTC)
+        seq = change_seq(conn, now)
+        stored = {
+            row.id: row for row in conn.execute(select(runbooks.c.id, runbooks.c.version, runbooks.c.body))
+        }
+        added: list[Runbook] = []
+        changed: list[tuple[int, Runbook]] = []
+        refusals: list[tuple[str, str]] = []
+        for runbook in found:
+            row = stored.get(runbook.id)
+            if row is None:
+                added.append(runbook)
+            elif row.body == runbook_json(runbook):
+                continue
+            elif runbook.version <= row.version:
+                message = (
+                    f"version: {runbook.version} is not above version {row.version}, which the server "
+                    f"holds with other content; raise it to {row.version + 1}"
+                )
+                refusals.append((runbook.id, message))
+            else:
+                changed.append((row.version, runbook))
+        if refusals:
+            transaction.rollback()
+            raise ImportRefused(refusals)
+        imported = Imported(added, changed, len(found) - len(added) - len(changed))
+        if not added and not changed:
+            transaction.rollback()  # not even an empty change in the log
+            return imported
+        for runbook in added:
+            write_runbook(conn, runbook, by="admin", at=now, seq=seq, exists=False)
+        for _old, runbook in changed:
+            write_runbook(conn, runbook, by="admin", at=now, seq=seq, exists=True)
+    return imported
+
+
+# -- attaching runs to new incidents (in the escalation engine's pass) --
+
+
+def attach_runs(conn: Connection, *, since: int, at: datetime, seq: int) -> int:
+    """Runs of the matching runbooks (and of alerts' `runbook_url`s) on open incidents whose alerts
+    were written after change `since`, or that were reported by hand after it; each runbook once per
+    incident. Returns the number of runs started."""
+    any_stored = conn.execute(select(runbooks.c.id).limit(1)).first() is not None
+    new_alerts = list(_new_alerts(conn, since, at, any_stored=any_stored))
+    reported = list(_reported(conn, since)) if any_stored else []
+    if not new_alerts and not reported:
+        return 0
+    stored = read_runbooks(conn) if any_stored else []  # read only when there is something to match
+    wanted: dict[str, list[Runbook]] = {}  # incident id → runbooks, in the order they matched
+    # Matching reads only the fields the matchers name: alerts of a storm that agree on those (and
+    # on service and runbook_url) get the same runbooks, matched once.
+    names = sorted({matcher.name for runbook in stored for matcher in runbook.applies_to.matchers})
+    chosen: dict[tuple[Any, ...], list[Runbook]] = {}
+    for incident_id, service, fields, url in new_alerts:
+        key = (service, url, *(fields.get(name) for name in names))
+        if key not in chosen:
+            chosen[key] = attach(stored, service=service, fields=fields, runbook_url=url)
+        _add(wanted, incident_id, chosen[key])
+    if stored:
+        for incident_id, service, title in reported:
+            _add(
+                wanted,
+                incident_id,
+                attach(stored, service=service, fields={"summary": title}, runbook_url=None),
+            )
+    if not wanted:
+        return 0
+    started = 0
+    for chunk in _chunks(list(wanted)):
+        have = {
+            (row.incident_id, row.runbook_id)
+            for row in conn.execute(
+                select(runs.c.incident_id, runs.c.runbook_id).where(runs.c.incident_id.in_(chunk))
+            )
+        }
+        rows = [
+            {
+                "id": uuid7(),
+                "incident_id": incident_id,
+                "runbook_id": runbook.id,
+                "runbook_version": runbook.version,
+                "runbook": runbook_json(runbook),
+                "started_at": at,
+                "started_by": AUTO,
+                "seq": seq,
+            }
+            for incident_id in chunk
+            for runbook in wanted[incident_id]
+            if (incident_id, runbook.id) not in have
+        ]
+        if rows:
+            conn.execute(insert(runs), rows)
+            started += len(rows)
+    return started
+
+
+def _add(wanted: dict[str, list[Runbook]], incident_id: str, chosen: list[Runbook]) -> None:
+    if not chosen:
+        return
+    found = wanted.setdefault(incident_id, [])
+    ids = {runbook.id for runbook in found}
+    found.extend(runbook for runbook in chosen if runbook.id not in ids)
+
+
+def _new_alerts(
+    conn: Connection, since: int, at: datetime, *, any_stored: bool
+) -> Iterable[tuple[str, str, dict[str, str], str | None]]:
+    """(incident id, the alert's service, its fields, its runbook_url) of new alerts written after
+    `since` on open incidents. Without stored runbooks only a runbook_url can attach anything, so
+    only alerts that may carry one are read."""
+    a = alerts.c
+    query = (
+        select(*_MATCHED, services.c.name.label("service_name"))
+        .join(incidents, incidents.c.id == a.incident_id)
+        .join(services, services.c.id == a.service_id)
+        # a repeat says what the alert's first event said: a storm of repeats is not read again
+        .where(a.seq > since, a.repeat_count == 0, incidents.c.status.in_(_OPEN))
+        .order_by(a.first_seen, a.id)
+    )
+    if not any_stored:
+        query = query.where(
+            or_(cast(a.details, Text).like("%runbook_url%"), cast(a.links, Text).like('%"Runbook"%'))
+        )
+    for row in conn.execute(query):
+        alert = _alert(row, at)
+        yield alert.incident_id, row.service_name, alert_fields(alert), runbook_url_of(alert)
+
+
+def _reported(conn: Connection, since: int) -> Iterable[tuple[str, str, str]]:
+    """(incident id, service, title) of open incidents reported on a console after `since`."""
+    i = incidents.c
+    query = (
+        select(i.id, i.title, services.c.name)
+        .join(timeline, timeline.c.incident_id == i.id)
+        .join(services, services.c.id == i.service_id)
+        .where(timeline.c.seq > since, timeline.c.kind == EntryKind.REPORTED.value, i.status.in_(_OPEN))
+    )
+    for row in conn.execute(query):
+        yield row.id, row.name, row.title
+
+
+# What matching reads of an alert (console.domain.runbook.alert_fields, runbook_url_of): a storm of
+# new alerts is read here once more, so not its times or counters.
+_MATCHED = tuple(
+    alerts.c[name]
+    for name in (
+        "id", "incident_id", "service_id", "integration_id", "dedup_key", "summary", "source", "severity",
+        "priority", "component", "group_name", "class_name", "labels", "details", "links",
+    )
+)  # fmt: skip
+_SEVERITIES = {severity.value: severity for severity in Severity}
+_PRIORITIES = {priority.value: priority for priority in Priority}
+
+
+def _alert(row: Any, at: datetime) -> Alert:
+    """The alert as matching sees it; what matching never reads (its times, status) is a stand-in."""
+    # by position: a Row's attributes cost more than the rest of this function
+    (alert_id, incident_id, service_id, integration_id, dedup_key, summary, source, severity, priority,
+     component, group, klass, labels, details, links, _service) = row  # fmt: skip
+    return Alert(
+        alert_id, incident_id, service_id, integration_id, dedup_key, "", AlertStatus.TRIGGERED, summary,
+        source, _SEVERITIES.get(severity or ""), _PRIORITIES[priority], at, at, 0, component, group, klass,
+        {str(k): str(v) for k, v in (labels or {}).items()}, details or {},
+        tuple(Link(link["href"], link.get("text", "")) for link in links or ()),
+    )  # fmt: skip
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
