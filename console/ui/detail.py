@@ -444,7 +444,8 @@ class TimelineModel(QAbstractListModel):
         return None
 
 
-def _plain_label(text: str = "", *, wrap: bool = False) -> QLabel:
+def plain_label(text: str = "", *, wrap: bool = False) -> QLabel:
+    """A label of plain text (names and notes are never read as HTML) the person can select."""
     label = QLabel()
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -465,14 +466,14 @@ class IncidentDetailPane(QWidget):
         self.detail: IncidentDetail | None = None
         self._badge: Priority | None = None
 
-        self.empty_label = _plain_label(EMPTY_TEXT)
+        self.empty_label = plain_label(EMPTY_TEXT)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         # header
-        self.priority_label = _plain_label()
+        self.priority_label = plain_label()
         self.priority_label.setObjectName("priorityBadge")
-        self.number_label = _plain_label()
-        self.title_label = _plain_label(wrap=True)
+        self.number_label = plain_label()
+        self.title_label = plain_label(wrap=True)
         title_font = QFont(self.title_label.font())
         title_font.setBold(True)
         title_font.setPointSizeF(title_font.pointSizeF() * 1.3)
@@ -482,14 +483,14 @@ class IncidentDetailPane(QWidget):
         top.addWidget(self.number_label)
         top.addWidget(self.title_label, 1)
 
-        self.service_label = _plain_label()
-        self.status_label = _plain_label()
-        self.ack_label = _plain_label()
-        self.assignee_label = _plain_label()
-        self.snoozed_label = _plain_label()
-        self.category_label = _plain_label()
-        self.description_label = _plain_label(wrap=True)
-        self.unsynced_label = _plain_label()
+        self.service_label = plain_label()
+        self.status_label = plain_label()
+        self.ack_label = plain_label()
+        self.assignee_label = plain_label()
+        self.snoozed_label = plain_label()
+        self.category_label = plain_label()
+        self.description_label = plain_label(wrap=True)
+        self.unsynced_label = plain_label()
         self._facts = QFormLayout()
         for name, label in (
             ("Service", self.service_label),
@@ -519,7 +520,7 @@ class IncidentDetailPane(QWidget):
         self.alerts_tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.alerts_tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.alerts_tree.header().setStretchLastSection(False)
-        self.alerts_title = _plain_label()
+        self.alerts_title = plain_label()
         alerts_box = QWidget()
         alerts_layout = QVBoxLayout(alerts_box)
         alerts_layout.setContentsMargins(0, 0, 0, 0)
@@ -527,7 +528,7 @@ class IncidentDetailPane(QWidget):
         alerts_layout.addWidget(self.alerts_tree)
 
         # refused ops, then the timeline
-        self.rejected_label = _plain_label(wrap=True)
+        self.rejected_label = plain_label(wrap=True)
         self.rejected_label.setFrameShape(QFrame.Shape.Box)
         self.rejected_label.setObjectName("rejectedOps")
         self.timeline_model = TimelineModel(self)
@@ -540,7 +541,7 @@ class IncidentDetailPane(QWidget):
         self.timeline_list.setBatchSize(100)
         self.timeline_list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.timeline_list.setSpacing(2)
-        self.timeline_title = _plain_label("Timeline (newest first)")
+        self.timeline_title = plain_label("Timeline (newest first)")
         timeline_box = QWidget()
         timeline_layout = QVBoxLayout(timeline_box)
         timeline_layout.setContentsMargins(0, 0, 0, 0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QTextCursor, QTextFormat
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -41,12 +40,12 @@ from console.config_export import (
 )
 from console.config_file import Change, ConfigError, Problem, TeamConfig, describe, diff, parse
 from console.domain.errors import DomainError
+from console.ui.line_marks import go_to_line, mark_lines, marked_lines
 
 EDITOR_ROLES = frozenset({"manager", "admin"})
 NOT_ALLOWED_TEXT = (
     "Only a manager or an admin can edit schedules and escalation policies; you can read them here."
 )
-ERROR_LINE = QColor("#F6D2C0")  # as the runbook editor: light vermillion, black text stays legible
 NO_PREVIEW = "Mend the problems listed above to see what saving would change."
 _SOURCE = "<editor>"
 
@@ -204,18 +203,7 @@ class OnCallEditor(QDialog):
         self.problem_list.setVisible(bool(problems))
         row = max(self.problem_list.sizeHintForRow(0), self.problem_list.fontMetrics().height())
         self.problem_list.setFixedHeight(_fitted(self.problem_list.frameWidth(), row, len(problems), 5))
-        highlights = []
-        document = self.text_edit.document()
-        for line in sorted({problem.line for problem in problems}):
-            block = document.findBlockByNumber(line - 1)
-            if not block.isValid():
-                continue
-            selection = QTextEdit.ExtraSelection()
-            selection.format.setBackground(ERROR_LINE)
-            selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
-            selection.cursor = QTextCursor(block)
-            highlights.append(selection)
-        self.text_edit.setExtraSelections(highlights)
+        mark_lines(self.text_edit, (problem.line for problem in problems))
 
     def _show_changes(self, changes: list[Change] | None) -> None:
         self.changes = changes or []
@@ -229,16 +217,13 @@ class OnCallEditor(QDialog):
 
     def error_lines(self) -> list[int]:
         """The highlighted lines (1-based), for tests."""
-        return [selection.cursor.blockNumber() + 1 for selection in self.text_edit.extraSelections()]
+        return marked_lines(self.text_edit)
 
     def _problem_chosen(self, item: QListWidgetItem) -> None:
         self.go_to_line(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def go_to_line(self, line: int) -> None:
-        block = self.text_edit.document().findBlockByNumber(max(line - 1, 0))
-        self.text_edit.setTextCursor(QTextCursor(block))
-        self.text_edit.centerCursor()
-        self.text_edit.setFocus()
+        go_to_line(self.text_edit, line)
 
     # -- acting --
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QTextCursor, QTextFormat
+from PySide6.QtGui import QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -36,11 +35,11 @@ from PySide6.QtWidgets import (
 from console.domain.errors import DomainError
 from console.domain.runbook import Runbook
 from console.runbook_files import Problem, RunbookFileError, export, parse
+from console.ui.line_marks import go_to_line, mark_lines, marked_lines
 from console.ui.ports import RunbookSource
 
 EDITOR_ROLES = frozenset({"manager"})
 NOT_ALLOWED_TEXT = "Only a manager can edit runbooks."
-ERROR_LINE = QColor("#F6D2C0")  # a light vermillion behind a line with a problem; black text stays legible
 _SOURCE = "<editor>"
 
 
@@ -240,30 +239,17 @@ class RunbookEditor(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, problem.line)
             self.problem_list.addItem(item)
         self.problem_list.setVisible(bool(problems))
-        highlights = []
-        document = self.text_edit.document()
-        for line in sorted({problem.line for problem in problems}):
-            block = document.findBlockByNumber(line - 1)
-            if not block.isValid():
-                continue
-            selection = QTextEdit.ExtraSelection()
-            selection.format.setBackground(ERROR_LINE)
-            selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
-            selection.cursor = QTextCursor(block)
-            highlights.append(selection)
-        self.text_edit.setExtraSelections(highlights)
+        mark_lines(self.text_edit, (problem.line for problem in problems))
 
     def error_lines(self) -> list[int]:
         """The highlighted lines (1-based), for tests."""
-        return [selection.cursor.blockNumber() + 1 for selection in self.text_edit.extraSelections()]
+        return marked_lines(self.text_edit)
 
     def _problem_chosen(self, item: QListWidgetItem) -> None:
         self.go_to_line(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def go_to_line(self, line: int) -> None:
-        block = self.text_edit.document().findBlockByNumber(max(line - 1, 0))
-        self.text_edit.setTextCursor(QTextCursor(block))
-        self.text_edit.setFocus()
+        go_to_line(self.text_edit, line)
 
     def _against_saved(self, runbook: Runbook, text: str) -> Problem | None:
         """What the saved runbooks say against saving `runbook`: a reused id, a version not raised."""

@@ -56,7 +56,7 @@ from console.domain.runbook import (
     progress,
     step_states,
 )
-from console.ui.detail import local_time, relative, when
+from console.ui.detail import local_time, plain_label, relative, when
 from console.ui.ports import RunbookSource
 
 DEFAULT_MAX_AGE_DAYS = 180  # a runbook not reviewed in half a year is flagged as maybe out of date
@@ -93,12 +93,7 @@ def _plain_steps(runbook: Runbook) -> Runbook:
 
 
 def _plain_label(text: str = "", *, wrap: bool = True) -> QLabel:
-    label = QLabel()
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setWordWrap(wrap)
-    label.setText(text)
-    return label
+    return plain_label(text, wrap=wrap)  # step texts wrap by default
 
 
 def _error_label() -> QLabel:

@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from console.domain.runbook import runbook_from_annotation
 from console.runbook_files import export, parse
-from console.ui.runbook_editor import ERROR_LINE, NOT_ALLOWED_TEXT, RunbookEditor, can_edit, new_runbook_text
+from console.ui.line_marks import ERROR_LINE
+from console.ui.runbook_editor import NOT_ALLOWED_TEXT, RunbookEditor, can_edit, new_runbook_text
 from tests.ui.runbook_fakes import RUNBOOK, FakeRunbooks
 
 TODAY = date(2026, 11, 27)
