@@ -100,3 +100,36 @@ def test_an_override_can_be_removed(team: Stack) -> None:
     team.replica.remove_override(override.id)
     team.sync()
     assert team.replica.schedules()[0].overrides == ()
+
+
+def test_a_manager_edits_the_schedules_from_the_console(stack: Stack) -> None:
+    from console.config_export import config_fingerprint, export_team
+    from console.server.admin import add_user
+
+    apply_config(stack.engine, parse(TEAM))
+    stack.token = add_user(stack.engine, "max", role="manager")  # this console signs in as max
+    stack.replica.set_server(stack.url, "max")
+    stack.sync()
+    team = stack.replica.team()
+    text = export_team(team).replace('participants = ["ann"]', 'participants = ["bob"]')
+    stack.replica.save_oncall_config(text, config_fingerprint(team))
+    assert on_call(stack.replica.schedules()[0], AT) == "ann"  # not in effect before the server
+    stack.sync()
+    [op] = [o for o in stack.replica.outbox() if o.type == "oncall_config"]
+    assert (op.state, op.reason) == ("applied", "")
+    assert on_call(stack.replica.schedules()[0], AT) == "bob"
+    # a second edit from the same, now outdated, starting point is refused: someone changed it
+    stack.replica.save_oncall_config(text.replace('["bob"]', '["ann", "bob"]'), config_fingerprint(team))
+    stack.sync()
+    latest = max((o for o in stack.replica.outbox() if o.type == "oncall_config"), key=lambda o: o.client_seq)
+    assert latest.state == "rejected"
+    assert "changed the schedules meanwhile" in latest.reason
+
+
+def test_a_responder_cannot_save_schedules(team: Stack) -> None:
+    from console.config_export import config_fingerprint, export_team
+    from console.domain.errors import DomainError
+
+    current = team.replica.team()
+    with pytest.raises(DomainError, match="manager or an admin"):
+        team.replica.save_oncall_config(export_team(current), config_fingerprint(current))
