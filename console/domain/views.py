@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from console.domain.clock import Hlc
 from console.domain.incident import Incident, TimelineEntry
 from console.domain.ops import Op, OpType
+from console.domain.runbook import Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,40 @@ class OutboxOp:
 
 
 @dataclass(frozen=True, slots=True)
+class RunbookProgress:
+    """An incident's runbook runs as its row shows them: the steps done out of the steps of all its
+    runs, summed (a step is the unit of work whichever run holds it, and the sum is complete exactly
+    when every run is), and how many done steps are flagged because a tick and an untick crossed."""
+
+    done: int
+    total: int
+    conflicts: int = 0
+    runs: int = 1
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+    @classmethod
+    def of(cls, progresses: Iterable[Progress]) -> RunbookProgress | None:
+        """The sum of these runs' progress; None without any run."""
+        found = list(progresses)
+        if not found:
+            return None
+        return cls(
+            sum(each.done for each in found),
+            sum(each.total for each in found),
+            sum(each.conflicts for each in found),
+            len(found),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentView:
     incident: Incident
     service: str
     unsynced: int = 0  # ops on it that the server has not confirmed yet
+    runbook: RunbookProgress | None = None  # its runs, this console's unsynced run ops included
 
     @property
     def id(self) -> str:

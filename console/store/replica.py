@@ -46,7 +46,15 @@ from console.domain.runbook_json import (
 )
 from console.domain.schedule import Override, Schedule, check_override
 from console.domain.status import Rank, Status
-from console.domain.views import AlertView, EntryView, IncidentDetail, IncidentView, OutboxOp, SyncState
+from console.domain.views import (
+    AlertView,
+    EntryView,
+    IncidentDetail,
+    IncidentView,
+    OutboxOp,
+    RunbookProgress,
+    SyncState,
+)
 from console.store import oncall
 from console.store import runbooks as runbook_store
 from console.store.database import migrate, open_replica, storage_error
@@ -348,7 +356,8 @@ class Replica:
         """Incidents newest first, as this console sees them (its own unsynced ops included)."""
         wanted = set(statuses) if statuses is not None else None
         with self._engine.connect() as conn:
-            views = _fold(conn, _confirmed(conn), _unconfirmed(conn), _actor(conn))
+            actor = _actor(conn)
+            views = _with_runbooks(conn, _fold(conn, _confirmed(conn), _unconfirmed(conn), actor), actor)
         out = [
             v
             for v in views.values()
@@ -375,13 +384,23 @@ class Replica:
             ordered = conn.exec_driver_sql(_URGENCY_ORDER).scalars()
             order = [rowid for rowid in ordered if rowid not in skipped]
         start, size, leading = 0, first, acted_on
+        # Runbook progress: the first batch's by its ids; then every incident's, read once (a few
+        # queries, and a lookup per incident here, rather than those queries again in every batch).
+        progress: dict[str, RunbookProgress] | None = None
         while True:
             part = order[start : start + size]
             with self._engine.connect() as conn:
                 confirmed = _confirmed(conn, rowids=part)
                 confirmed.update(_confirmed(conn, ids=leading))
                 pending = _unconfirmed(conn, leading + list(confirmed))
-                views = _fold(conn, confirmed, pending, _actor(conn))
+                actor = _actor(conn)
+                views = _fold(conn, confirmed, pending, actor)
+                if start == 0:
+                    views = _with_runbooks(conn, views, actor, list(views))
+                else:
+                    if progress is None:
+                        progress = runbook_store.read_progress(conn, actor)
+                    views = _attach(views, progress)
             yield sorted(views.values(), key=_urgency)
             start, size, leading = start + size, batch, []
             if start >= len(order):
@@ -417,7 +436,9 @@ class Replica:
             return self._views(conn, list(incident_ids))
 
     def _views(self, conn: Connection, ids: Sequence[str]) -> dict[str, IncidentView]:
-        return _fold(conn, _confirmed(conn, ids=ids), _unconfirmed(conn, ids), _actor(conn))
+        actor = _actor(conn)
+        views = _fold(conn, _confirmed(conn, ids=ids), _unconfirmed(conn, ids), actor)
+        return _with_runbooks(conn, views, actor, ids)
 
     def incident(self, incident_id: str) -> IncidentDetail:
         with self._engine.connect() as conn:
@@ -813,6 +834,31 @@ def _fold(
             if names is None:
                 names = {row.id: row.name for row in conn.execute(select(services.c.id, services.c.name))}
             views[incident_id] = IncidentView(current, names.get(current.service_id, ""), len(ops))
+    return views
+
+
+def _with_runbooks(
+    conn: Connection, views: dict[str, IncidentView], actor: str, ids: Sequence[str] | None = None
+) -> dict[str, IncidentView]:
+    """The views with the progress of their runbook runs (this console's run ops folded in), read
+    for `ids`, or for every run when None (a full read). Runs are few beside incidents: the runs and
+    their ops are read in a few queries, and only the views of incidents that have runs are remade."""
+    return _attach(views, runbook_store.read_progress(conn, actor, ids))
+
+
+def _attach(
+    views: dict[str, IncidentView], progress: Mapping[str, RunbookProgress]
+) -> dict[str, IncidentView]:
+    """The views with their incident's runbook progress, if it has any (a look-up per view or per
+    progress, whichever are fewer: a batch of the window's full read looks up all of them)."""
+    pairs: list[tuple[IncidentView | None, RunbookProgress | None]]
+    if len(progress) < len(views):
+        pairs = [(views.get(incident_id), summed) for incident_id, summed in progress.items()]
+    else:
+        pairs = [(view, progress.get(incident_id)) for incident_id, view in views.items()]
+    for view, summed in pairs:
+        if view is not None and summed is not None:
+            views[view.id] = replace(view, runbook=summed)
     return views
 
 

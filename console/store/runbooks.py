@@ -9,15 +9,16 @@ runbooks from this console show as the newest version until the server answers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
+import orjson
 from sqlalchemy import Connection, select
 
 from console.domain.clock import Hlc
-from console.domain.runbook import Run, Runbook, RunOp, RunOpKind, RunOpRejected, apply
+from console.domain.runbook import Run, Runbook, RunOp, RunOpKind, RunOpRejected, apply, progress
 from console.domain.runbook_json import RUN_OP, RUNBOOK_SAVE, run_op_from_outbox, runbook_from_json
-from console.store.tables import outbox, run_ops, runbooks, runs, users
+from console.domain.views import RunbookProgress
+from console.store.tables import outbox, runbooks, runs, users
 
 log = logging.getLogger(__name__)
 
@@ -28,60 +29,179 @@ def read_runs(
     conn: Connection, actor: str, *, incident_id: str | None = None, run_id: str | None = None
 ) -> list[Run]:
     """The runs of an incident (or the one run `run_id`), oldest first, with this console's ops."""
-    query = select(runs).order_by(runs.c.started_at, runs.c.id)
-    query = query.where(runs.c.incident_id == incident_id) if incident_id is not None else query
-    query = query.where(runs.c.id == run_id) if run_id is not None else query
-    found: dict[str, Run] = {}
-    for row in conn.execute(query):
-        try:
-            found[row.id] = Run(row.id, row.incident_id, runbook_from_json(row.runbook))
-        except ValueError:  # a runbook from a newer server that this console cannot read
-            log.warning("run %s: its runbook cannot be read here; not shown", row.id)
+    where = []
+    params: list[str] = []
+    if incident_id is not None:
+        where.append("incident_id = ?")
+        params.append(incident_id)
+    if run_id is not None:
+        where.append("id = ?")
+        params.append(run_id)
+    return _read(conn, actor, " AND ".join(where), tuple(params))
+
+
+def read_progress(
+    conn: Connection, actor: str, incident_ids: Sequence[str] | None = None
+) -> dict[str, RunbookProgress]:
+    """The runbook progress of every incident that has runs (of `incident_ids` only, if given), with
+    this console's run ops folded in, as the runner counts the runs read_runs gives (the row agrees
+    with it). Read in three queries whatever the number of incidents (the runs; this console's run
+    ops; the kind and step of every op on them), four when a run has an untick or an op made here.
+
+    Cheap per run, for the 100,000-incident window: each runbook version is parsed once, and a run
+    whose ops are all claims (ticks, approvals, overrides) and notes, the usual case, is counted
+    without the domain: with no untick there is no conflict, and a step is done exactly when it has a
+    claim. The domain works out the others (an untick, or ops this console has not synced yet).
+    """
+    if incident_ids is None:
+        found = _runs(conn, "", ())
+    elif incident_ids:
+        found = _runs(conn, f"incident_id{_IN}", (orjson.dumps(list(incident_ids)).decode(),))
+    else:
+        return {}
+    if not found:
+        return {}
+    ids = () if incident_ids is None else (orjson.dumps(list(found)).decode(),)
+    mine = _mine(conn, actor, found, ids)
+    worked_out = set(mine)  # the runs whose progress the domain works out
+    claimed: dict[str, set[str]] = {}
+    kinds = f"{_KINDS} WHERE run_id{_IN}" if ids else _KINDS
+    for run_id, kind, step_id in conn.exec_driver_sql(kinds, ids):
+        if kind in _CLAIMS:
+            claimed.setdefault(run_id, set()).add(step_id)
+        elif kind == _UNTICK:
+            worked_out.add(run_id)
+    worked_out &= found.keys()
+    ops = _ops(conn, found, (orjson.dumps(list(worked_out)).decode(),)) if worked_out else {}
+    sums: dict[str, list[int]] = {}
+    for run_id, (incident_id, runbook, steps) in found.items():
+        if run_id in worked_out:
+            run = Run(run_id, incident_id, runbook, ops.get(run_id, {}))
+            worked = progress(_fold(run, mine.get(run_id, ())))
+            done, total, conflicts = worked.done, worked.total, worked.conflicts
+        else:
+            claims = claimed.get(run_id)
+            done, total, conflicts = len(claims & steps) if claims else 0, len(steps), 0
+        summed = sums.get(incident_id)
+        if summed is None:
+            sums[incident_id] = [done, total, conflicts, 1]
+        else:
+            summed[0] += done
+            summed[1] += total
+            summed[2] += conflicts
+            summed[3] += 1
+    return {incident_id: RunbookProgress(*summed) for incident_id, summed in sums.items()}
+
+
+# Read with sqlite3 directly, as the incidents are (console.store.replica._confirmed): JSON as text.
+_IN = " IN (SELECT value FROM json_each(?))"
+_RUNS = "SELECT id, incident_id, runbook FROM runs"
+_OPS = "SELECT id, run_id, kind, step_id, actor, hlc, observed, role, text FROM run_ops"
+_KINDS = "SELECT run_id, kind, step_id FROM run_ops"
+_MINE = (
+    "SELECT op_id, entity_id, args, hlc FROM outbox"
+    f" WHERE type = '{RUN_OP}' AND state IN ({', '.join(repr(state) for state in _FOLDED)})"
+)
+_CLAIMS = frozenset({RunOpKind.TICK.value, RunOpKind.APPROVE.value, RunOpKind.OVERRIDE.value})
+_UNTICK = RunOpKind.UNTICK.value
+
+_Found = dict[str, tuple[str, Runbook, frozenset[str]]]  # run id: incident id, runbook, its step ids
+
+
+def _read(conn: Connection, actor: str, where: str, params: tuple[str, ...]) -> list[Run]:
+    """The runs `where` selects (every run if empty), oldest first, with their ops and this
+    console's unconfirmed ones folded in."""
+    found = _runs(conn, where, params, ordered=True)
     if not found:
         return []
-    ids = list(found)
-    ops: dict[str, dict[str, RunOp]] = {run_id: {} for run_id in ids}
-    for row in conn.execute(select(run_ops).where(run_ops.c.run_id.in_(ids))):
-        ops[row.run_id][row.id] = _confirmed_op(row)
-    runs_with_ops = {key: Run(run.id, run.incident_id, run.runbook, ops[key]) for key, run in found.items()}
-    return [_fold(run, _unconfirmed_ops(conn, run.id, actor)) for run in runs_with_ops.values()]
+    ids = (orjson.dumps(list(found)).decode(),) if where else ()
+    ops = _ops(conn, found, ids)
+    mine = _mine(conn, actor, found, ids)
+    return [
+        _fold(Run(run_id, incident_id, runbook, ops.get(run_id, {})), mine.get(run_id, ()))
+        for run_id, (incident_id, runbook, _steps) in found.items()
+    ]
 
 
-def _confirmed_op(row: Any) -> RunOp:
-    return RunOp(
-        row.id,
-        row.run_id,
-        RunOpKind(row.kind),
-        row.step_id,
-        row.actor,
-        Hlc.decode(row.hlc),
-        frozenset(row.observed or ()),
-        row.role,
-        row.text,
-    )
+def _runs(conn: Connection, where: str, params: tuple[str, ...], *, ordered: bool = False) -> _Found:
+    query = f"{_RUNS}{' WHERE ' + where if where else ''}{' ORDER BY started_at, id' if ordered else ''}"
+    parsed: dict[str, tuple[Runbook, frozenset[str]] | None] = {}  # by JSON text: one per version
+    found: _Found = {}
+    for run_id, incident_id, body in conn.exec_driver_sql(query, params):
+        if body not in parsed:
+            runbook = _runbook(body)
+            parsed[body] = None if runbook is None else (runbook, frozenset(s.id for s in runbook.steps))
+        known = parsed[body]
+        if known is None:  # a runbook from a newer server that this console cannot read
+            log.warning("run %s: its runbook cannot be read here; not shown", run_id)
+            continue
+        found[run_id] = (incident_id, *known)
+    return found
 
 
-def _unconfirmed_ops(conn: Connection, run_id: str, actor: str) -> list[RunOp]:
-    o = outbox.c
-    rows = conn.execute(
-        select(o.op_id, o.args, o.hlc)
-        .where(o.type == RUN_OP, o.entity_id == run_id, o.state.in_(_FOLDED))
-        .order_by(o.client_seq)
-    )
-    made = []
-    for row in rows:
-        try:
-            made.append(
-                run_op_from_outbox(
-                    op_id=row.op_id, run_id=run_id, args=row.args or {}, actor=actor, hlc=Hlc.decode(row.hlc)
-                )
-            )
-        except (RunOpRejected, ValueError):
-            continue  # the server will say why
-    return made
+def _ops(conn: Connection, found: _Found, ids: tuple[str, ...]) -> dict[str, dict[str, RunOp]]:
+    """The confirmed ops of the runs found, by run and op id (of the runs in `ids` if given)."""
+    ops: dict[str, dict[str, RunOp]] = {}
+    for row in conn.exec_driver_sql(f"{_OPS} WHERE run_id{_IN}" if ids else _OPS, ids):
+        if row[1] in found and (op := _confirmed_op(*row)) is not None:
+            ops.setdefault(row[1], {})[op.op_id] = op
+    return ops
 
 
-def _fold(run: Run, mine: Sequence[RunOp]) -> Run:
+def _mine(conn: Connection, actor: str, found: _Found, ids: tuple[str, ...]) -> dict[str, list[RunOp]]:
+    """This console's run ops on the runs found that the server has not refused, by run, in the
+    order they were made (of the runs in `ids` if given)."""
+    mine: dict[str, list[RunOp]] = {}
+    query = f"{_MINE}{f' AND entity_id{_IN}' if ids else ''} ORDER BY client_seq"
+    for op_id, run_id, args, hlc in conn.exec_driver_sql(query, ids):
+        if run_id in found and (op := _unconfirmed_op(op_id, run_id, args, hlc, actor)) is not None:
+            mine.setdefault(run_id, []).append(op)
+    return mine
+
+
+def _runbook(body: str | None) -> Runbook | None:
+    try:
+        return runbook_from_json(orjson.loads(body)) if body is not None else None
+    except ValueError:  # not JSON, or not a runbook as this console knows them
+        return None
+
+
+def _confirmed_op(
+    op_id: str,
+    run_id: str,
+    kind: str,
+    step_id: str,
+    actor: str,
+    hlc: str,
+    observed: str | None,
+    role: str,
+    text: str,
+) -> RunOp | None:
+    try:
+        seen = orjson.loads(observed) if observed else None
+        return RunOp(
+            op_id, run_id, RunOpKind(kind), step_id, actor, Hlc.decode(hlc), frozenset(seen or ()), role, text
+        )
+    except (ValueError, TypeError):  # an op from a newer server: not shown
+        log.warning("run op %s: cannot be read here; not shown", op_id)
+        return None
+
+
+def _unconfirmed_op(op_id: str, run_id: str, args: str | None, hlc: str, actor: str) -> RunOp | None:
+    try:
+        given = orjson.loads(args) if args else {}
+        return run_op_from_outbox(
+            op_id=op_id,
+            run_id=run_id,
+            args=given if isinstance(given, dict) else {},
+            actor=actor,
+            hlc=Hlc.decode(hlc),
+        )
+    except (RunOpRejected, ValueError):
+        return None  # the server will say why
+
+
+def _fold(run: Run, mine: Iterable[RunOp]) -> Run:
     for op in mine:
         if op.op_id in run.ops:  # the server's copy is here (its clock stamp may be clamped)
             continue

@@ -18,6 +18,10 @@ shape (a filled vermillion triangle / a hollow blue circle, Okabe-Ito colours) a
 high; open high-priority rows get a tinted background and resolved or closed rows are dimmed.
 Changes made here that the server has not confirmed yet are marked twice: "⟳" after the status, and
 a "Sync" column with the count, a shape and a tooltip ("2 changes not synced yet").
+
+The "Runbook" column shows the incident's runbook runs (IncidentView.runbook, this console's unsynced
+ticks included): steps done of all its runs' steps, summed ("3/7"), "⚠" after it while a step is in
+conflict, "✓ 7/7" when every step is done, empty without runs (runbook_text).
 """
 
 from __future__ import annotations
@@ -53,16 +57,19 @@ from shiboken6 import Shiboken
 
 from console.domain.priority import Priority
 from console.domain.status import Rank
-from console.domain.views import IncidentView
+from console.domain.views import IncidentView, RunbookProgress
 
 __all__ = [
     "COLUMN_COUNT",
+    "CONFLICT_SIGN",
+    "DONE_SIGN",
     "SYNC_MARK",
     "Column",
     "IncidentCriteria",
     "IncidentFilter",
     "IncidentTableModel",
     "ScrollAnchor",
+    "runbook_text",
     "statuses_from",
 ]
 
@@ -78,10 +85,11 @@ class Column(enum.IntEnum):
     ASSIGNEE = 5
     AGE = 6
     UNSYNCED = 7
+    RUNBOOK = 8  # last: the columns before it keep their numbers
 
 
 COLUMN_COUNT: Final = len(Column)
-_HEADERS: Final = ("Priority", "#", "Status", "Service", "Title", "Assignee", "Age", "Sync")
+_HEADERS: Final = ("Priority", "#", "Status", "Service", "Title", "Assignee", "Age", "Sync", "Runbook")
 _HEADER_TIPS: Final = (
     "High pages and escalates; low notifies once",
     "Incident number (new: reported here, not numbered by the server yet)",
@@ -91,13 +99,14 @@ _HEADER_TIPS: Final = (
     "Who is working on it",
     "Time since the incident was created",
     "Changes made on this console that the server has not confirmed yet",
+    "Runbook steps done, of all the incident's runbooks (⚠: a step in conflict; ✓: all done)",
 )
 
 # The order a first click on a header sorts in: high first, newest numbers first, youngest first,
-# most unsynced first; alphabetical for text.
+# most unsynced first, least runbook progress first; alphabetical for text.
 _ASCENDING, _DESCENDING = Qt.SortOrder.AscendingOrder.value, Qt.SortOrder.DescendingOrder.value
 _INITIAL_ORDER: Final = (_ASCENDING, _DESCENDING, _ASCENDING, _ASCENDING, _ASCENDING, _ASCENDING, _ASCENDING,
-                         _DESCENDING)  # fmt: skip
+                         _DESCENDING, _ASCENDING)  # fmt: skip
 
 _DISPLAY: Final = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION: Final = int(Qt.ItemDataRole.DecorationRole)
@@ -112,6 +121,7 @@ _INITIAL_SORT: Final = int(Qt.ItemDataRole.InitialSortOrderRole)
 _AGE: Final = int(Column.AGE)
 _PRIORITY, _NUMBER, _STATUS = int(Column.PRIORITY), int(Column.NUMBER), int(Column.STATUS)
 _SERVICE, _TITLE, _ASSIGNEE = int(Column.SERVICE), int(Column.TITLE), int(Column.ASSIGNEE)
+_RUNBOOK: Final = int(Column.RUNBOOK)
 
 _VERTICAL_SORT: Final = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
 _LAYOUT_SIGNAL: Final = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
@@ -127,6 +137,8 @@ _HIGH_ACKNOWLEDGED_BACKGROUND: Final = QColor(230, 159, 0, 36)
 _DIMMED: Final = QColor(128, 128, 128)
 
 SYNC_MARK: Final = "⟳"
+CONFLICT_SIGN: Final = "⚠"
+DONE_SIGN: Final = "✓"
 _UNNUMBERED: Final = 1 << 62  # "new" incidents sort after every numbered one
 _DONE: Final = int(Rank.RESOLVED)
 _PRIORITY_TEXT: Final = ("HIGH", "low")
@@ -139,6 +151,38 @@ _STATUS_TEXT: Final = {
 
 def _changes(count: int) -> str:
     return "1 change" if count == 1 else f"{count} changes"
+
+
+def runbook_text(progress: RunbookProgress | None) -> str:
+    """What the incident row shows of its runs: "3/7", "3/7 ⚠" with a step in conflict, "✓ 7/7"
+    when every step is done, "" without runs (the runner's summary is this text too)."""
+    if progress is None:
+        return ""
+    text = f"{progress.done}/{progress.total}"
+    if progress.complete:
+        text = f"{DONE_SIGN} {text}"
+    return f"{text} {CONFLICT_SIGN}" if progress.conflicts else text
+
+
+def _runbook_tip(progress: RunbookProgress | None) -> str:
+    if progress is None:
+        return "No runbook on this incident"
+    steps = "1 step" if progress.total == 1 else f"{progress.total} steps"
+    if progress.complete:
+        line = f"All {steps} done" if progress.total > 1 else "The step is done"
+    else:
+        line = f"{progress.done} of {steps} done"
+    where = "Runbook" if progress.runs == 1 else f"{progress.runs} runbooks"
+    lines = [f"{where}: {line}"]
+    if progress.conflicts:
+        flagged = "1 step" if progress.conflicts == 1 else f"{progress.conflicts} steps"
+        lines.append(f"{CONFLICT_SIGN} {flagged} in conflict: ticked and unticked at once (see the runbook)")
+    return "\n".join(lines)
+
+
+def _runbook_key(progress: RunbookProgress | None) -> float:
+    """Least done first (the share of steps done); incidents without runs after every other."""
+    return 2.0 if progress is None else progress.done / progress.total if progress.total else 1.0
 
 
 def _age_text(seconds: float) -> str:
@@ -176,6 +220,7 @@ class _Row:
         "high",
         "id",
         "rank",
+        "runbook",
         "service",
         "unsynced",
         "view",
@@ -190,6 +235,7 @@ class _Row:
         self.service = service = view.service
         self.assignee = incident.assignee
         self.unsynced = view.unsynced
+        self.runbook = view.runbook
         created_at = incident.created_at
         if created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
@@ -218,6 +264,8 @@ class _Row:
             return _STATUS_TEXT[self.rank, self.unsynced > 0]
         if column == _ASSIGNEE:
             return self.assignee or ""
+        if column == _RUNBOOK:
+            return runbook_text(self.runbook)
         return f"{SYNC_MARK} {self.unsynced}" if self.unsynced else ""
 
 
@@ -300,6 +348,7 @@ _COLUMN_KEYS: Final[dict[int, _SortKey]] = {
     Column.ASSIGNEE: lambda r: (r.assignee or "").casefold(),
     Column.AGE: lambda r: -r.created,  # ascending: youngest first
     Column.UNSYNCED: lambda r: r.unsynced,
+    Column.RUNBOOK: lambda r: _runbook_key(r.runbook),
 }
 
 
@@ -632,7 +681,7 @@ class IncidentTableModel(QAbstractTableModel):
     def _alignment(self, _row: _Row, column: int) -> int | None:
         if column in (Column.NUMBER, Column.AGE):
             return _RIGHT
-        return _CENTER if column == Column.UNSYNCED else None
+        return _CENTER if column in (Column.UNSYNCED, Column.RUNBOOK) else None
 
     def _background(self, row: _Row, _column: int) -> QColor | None:
         if not row.high or row.rank >= _DONE:
@@ -654,7 +703,7 @@ class IncidentTableModel(QAbstractTableModel):
         if column == Column.STATUS:
             label = Rank(row.rank).label
             return f"{label}, {_changes(row.unsynced)} not synced yet" if row.unsynced else label
-        if column == Column.UNSYNCED:
+        if column in (Column.UNSYNCED, Column.RUNBOOK):
             return self._tooltip(row, column)
         return None
 
@@ -689,6 +738,8 @@ class IncidentTableModel(QAbstractTableModel):
         if column == Column.AGE:
             age = _age_text(self._now - row.created)
             return f"Created {_utc_text(incident.created_at)}, {age} ago"
+        if column == Column.RUNBOOK:
+            return _runbook_tip(row.runbook)
         if row.unsynced:
             return f"{_changes(row.unsynced)} not synced yet"
         return "In sync with the server"
@@ -1255,6 +1306,11 @@ class IncidentFilter(QAbstractProxyModel):
     @property
     def criteria(self) -> IncidentCriteria:
         return self._criteria
+
+    def refilter(self) -> None:
+        """Judge every source row again, now (what a change of criteria does)."""
+        self._source_layout_to_change()
+        self._source_layout_changed()
 
     def set_criteria(self, criteria: IncidentCriteria) -> None:
         if criteria == self._criteria:

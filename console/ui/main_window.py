@@ -322,9 +322,11 @@ class MainWindow(QMainWindow):
             Column.AGE: "59 min",
             Column.UNSYNCED: "⟳ 99",
             Column.NUMBER: "#9999",
+            Column.RUNBOOK: "✓ 99/99 ⚠",
         }
         header = self.table.horizontalHeader()
-        for column in (Column.PRIORITY, Column.NUMBER, Column.STATUS, Column.AGE, Column.UNSYNCED):
+        narrow = (Column.PRIORITY, Column.NUMBER, Column.STATUS, Column.AGE, Column.UNSYNCED, Column.RUNBOOK)
+        for column in narrow:
             self.table.resizeColumnToContents(column)
             if column in widest:
                 width = metrics.horizontalAdvance(widest[column]) + 2 * metrics.averageCharWidth()

@@ -56,7 +56,9 @@ from console.domain.runbook import (
     progress,
     step_states,
 )
+from console.domain.views import RunbookProgress
 from console.ui.detail import local_time, plain_label, relative, when
+from console.ui.incident_model import runbook_text
 from console.ui.ports import RunbookSource
 
 DEFAULT_MAX_AGE_DAYS = 180  # a runbook not reviewed in half a year is flagged as maybe out of date
@@ -105,13 +107,9 @@ def _error_label() -> QLabel:
 
 
 def progress_text(progresses: Sequence[Progress]) -> str:
-    """What the incident row shows for its runs: "3/7", "3/7 ⚠" with a conflict, "" without runs."""
-    if not progresses:
-        return ""
-    done = sum(each.done for each in progresses)
-    total = sum(each.total for each in progresses)
-    flagged = any(each.conflicts for each in progresses)
-    return f"{done}/{total}{' ⚠' if flagged else ''}"
+    """What the incident row shows for these runs (the table's own text: incident_model.runbook_text):
+    "3/7", "3/7 ⚠" with a conflict, "✓ 7/7" when all is done, "" without runs."""
+    return runbook_text(RunbookProgress.of(progresses))
 
 
 _CLAIM_VERBS = {RunOpKind.APPROVE: "Approved", RunOpKind.OVERRIDE: "Overridden"}

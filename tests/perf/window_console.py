@@ -474,7 +474,7 @@ class Spy:
 
 def remap(proxy: Any) -> int:
     """A full re-filter of a proxy (every source row judged again), done now."""
-    proxy.invalidate()
+    proxy.refilter()
     return int(proxy.rowCount())
 
 

@@ -1,22 +1,37 @@
 """The replica as a RunbookSource, against a real server: runs pulled from it, this console's run ops
 folded in before they sync (and not twice after), refusals raised before anything is recorded, and
-a manager's runbook saves as outbox ops that show at once."""
+a manager's runbook saves as outbox ops that show at once. And each incident's runbook progress in
+its views (the incident row), on every read path, agreeing with the runs the runner shows, read in a
+fixed number of queries whatever the number of incidents."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
-from console.domain.runbook import Run, RunOpKind, RunOpRejected, step_state
-from console.domain.runbook_json import RUN_OP, RUNBOOK_SAVE, RunbookRejected
+from console.domain.clock import Hlc
+from console.domain.runbook import (
+    Progress,
+    Run,
+    RunOpKind,
+    RunOpRejected,
+    progress,
+    runbook_from_annotation,
+    step_state,
+)
+from console.domain.runbook_json import RUN_OP, RUNBOOK_SAVE, RunbookRejected, runbook_json
+from console.domain.views import RunbookProgress
 from console.server.tables import users
 from console.store.replica import Replica
 from console.ui.ports import RunbookSource
 from tests.runbook_stack import RUNBOOK, add_console, import_into, wait_for_runs
 from tests.stack import Stack
+from tests.store.test_watch import T0, incident_id, incident_row, made_replica, page
 
 
 @pytest.fixture
@@ -40,6 +55,8 @@ def test_a_pulled_run_has_the_runbook_and_no_ops(stack: Stack, run: Run) -> None
     assert run.runbook == RUNBOOK
     assert run.ops == {}
     assert stack.replica.runbooks() == [RUNBOOK]
+    [view] = stack.replica.incidents()
+    assert view.runbook == RunbookProgress(0, 4, 0, 1)  # the row: 0/4
 
 
 def test_a_tick_shows_at_once_and_once_after_it_synced(stack: Stack, run: Run) -> None:
@@ -50,13 +67,17 @@ def test_a_tick_shows_at_once_and_once_after_it_synced(stack: Stack, run: Run) -
     assert (op.type, op.entity_id, op.state) == (RUN_OP, run.id, "pending")
     assert op.args == {"step_id": "dashboard", "kind": "tick"}
     assert watch.take() == {run.incident_id}  # the window re-reads the incident
+    row = replica.views([run.incident_id])[run.incident_id]
+    assert row.runbook == RunbookProgress(1, 4, 0, 1)  # the unsynced tick is on the row at once
     [pending] = replica.runs(run.incident_id)
+    assert RunbookProgress.of([progress(pending)]) == row.runbook  # as the runner counts it
     state = step_state(pending, "dashboard")
     assert state.done
     assert [(claim.op_id, claim.actor) for claim in state.claims] == [(op.op_id, "ann")]
 
     stack.sync()
     assert replica.pending_count() == 0
+    assert replica.views([run.incident_id])[run.incident_id].runbook == RunbookProgress(1, 4, 0, 1)  # once
     [synced] = replica.runs(run.incident_id)
     assert [(claim.op_id, claim.actor) for claim in step_state(synced, "dashboard").claims] == [
         (op.op_id, "ann")
@@ -152,5 +173,193 @@ def test_an_approval_the_server_refuses_disappears_and_its_incident_is_marked(
         assert [(each.op_id, each.state) for each in mia.replica.outbox()] == [(op.op_id, "rejected")]
         assert not step_state(mia.replica.runs(run.incident_id)[0], "rollback").done
         assert run.incident_id in (watch.take() or set())
+        assert mia.replica.views([run.incident_id])[run.incident_id].runbook == RunbookProgress(0, 4, 0, 1)
     finally:
         mia.replica.close()
+
+
+# -- the incident row's progress, on a replica fed pull pages (no server: the cases the server makes
+# slowly or never, such as a crossed tick and untick, or a runbook from a newer server) --
+
+LINKED = runbook_from_annotation("https://wiki.example.com/shop")  # one step: open-runbook
+RUN_COLUMNS = ["id", "incident_id", "runbook_id", "runbook_version", "runbook", "started_at", "started_by",
+               "seq"]  # fmt: skip
+RUN_OP_COLUMNS = ["id", "run_id", "incident_id", "kind", "step_id", "actor", "hlc", "observed", "role",
+                  "text", "seq"]  # fmt: skip
+
+
+def run_row(run_id: str, incident: str, body: Any = None, *, minutes: int = 0) -> list[Any]:
+    body = runbook_json(RUNBOOK) if body is None else body
+    at = T0.replace(minute=minutes).isoformat()
+    return [run_id, incident, body.get("id", "?"), body.get("version", 1), body, at, "intake", 1]
+
+
+def op_row(op_id: str, run_id: str, incident: str, kind: str, step: str, *, observed: Sequence[str] = (),
+           minute: int = 1) -> list[Any]:  # fmt: skip
+    hlc = Hlc(int(T0.timestamp() * 1000) + minute * 60_000, 0, "server").encode()
+    return [op_id, run_id, incident, kind, step, "bob", hlc, list(observed), "", "", 1]
+
+
+def runs_page(seq: int, runs: Sequence[list[Any]] = (), ops: Sequence[list[Any]] = ()) -> dict[str, Any]:
+    made = page(seq=seq)
+    if runs:
+        made["tables"]["runs"] = {"columns": RUN_COLUMNS, "rows": [list(row) for row in runs]}
+    if ops:
+        made["tables"]["run_ops"] = {"columns": RUN_OP_COLUMNS, "rows": [list(row) for row in ops]}
+    return made
+
+
+# #1: the shop runbook (dashboard ticked) and a linked one; #2: the shop runbook, "deploys" ticked
+# twice and unticked by someone who saw only the first tick (done, in conflict); #3: no run;
+# #4: a run whose runbook this console cannot read (a newer server's), as the runner leaves it out.
+ONE, TWO, THREE, FOUR = (incident_id(n) for n in range(1, 5))
+
+
+@pytest.fixture
+def runs_replica(tmp_path: Path) -> Iterator[Replica]:
+    made = made_replica(tmp_path / "replica.db", [incident_row(n, minutes=n) for n in range(1, 5)])
+    made.apply_page(
+        runs_page(
+            2,
+            runs=[
+                run_row("r1-shop", ONE),
+                run_row("r1-link", ONE, runbook_json(LINKED), minutes=1),
+                run_row("r2-shop", TWO),
+                run_row("r4-new", FOUR, {"id": "from-the-future", "version": 1, "steps": "all of them"}),
+            ],
+            ops=[
+                op_row("o1", "r1-shop", ONE, "tick", "dashboard"),
+                op_row("o2", "r2-shop", TWO, "tick", "deploys"),
+                op_row("o3", "r2-shop", TWO, "tick", "deploys", minute=2),
+                op_row("o4", "r2-shop", TWO, "untick", "deploys", observed=["o2"], minute=3),
+            ],
+        )
+    )
+    yield made
+    made.close()
+
+
+EXPECTED = {
+    ONE: RunbookProgress(1, 5, 0, 2),  # 1/4 + 0/1, summed
+    TWO: RunbookProgress(1, 4, 1, 1),  # "deploys" stays done (o3 was not seen by the untick), flagged
+    THREE: None,
+    FOUR: None,
+}
+
+
+def progress_of(views: Any) -> dict[str, RunbookProgress | None]:
+    return {view.id: view.runbook for view in views}
+
+
+def test_every_read_path_gives_each_incident_its_runs_progress_summed(runs_replica: Replica) -> None:
+    assert progress_of(runs_replica.views(EXPECTED).values()) == EXPECTED
+    assert progress_of(runs_replica.incidents()) == EXPECTED
+    batches = list(runs_replica.urgent_first(first=1, batch=2))  # runs read per batch: 1 + 2 + 1
+    assert len(batches) == 3
+    assert progress_of(view for batch in batches for view in batch) == EXPECTED
+    assert runs_replica.incident(TWO).view.runbook == EXPECTED[TWO]
+    assert progress_of(runs_replica.unacknowledged(10)) == EXPECTED
+
+
+def test_the_row_counts_the_runs_the_runner_shows(runs_replica: Replica) -> None:
+    for incident, expected in EXPECTED.items():
+        shown = runs_replica.runs(incident)  # what the runner beside the detail shows
+        assert RunbookProgress.of(progress(run) for run in shown) == expected
+    assert [progress(run) for run in runs_replica.runs(TWO)] == [Progress(1, 4, 1)]
+    # claims of every kind, a repeated one and a note, without an untick (counted without the domain)
+    approve = [*op_row("o5", "r1-shop", ONE, "approve", "rollback", minute=2)[:8], "manager", "", 1]
+    again = op_row("o6", "r1-shop", ONE, "tick", "dashboard", minute=3)
+    note = [*op_row("o7", "r1-shop", ONE, "note", "status", minute=4)[:9], "drafting", 1]
+    runs_replica.apply_page(runs_page(3, ops=[approve, again, note]))
+    row = runs_replica.views([ONE])[ONE].runbook
+    assert row == RunbookProgress(2, 5, 0, 2)
+    assert RunbookProgress.of(progress(run) for run in runs_replica.runs(ONE)) == row
+
+
+def test_a_tick_made_here_is_on_the_row_at_once_and_gone_if_the_server_refuses_it(
+    runs_replica: Replica,
+) -> None:
+    watch = runs_replica.watch()
+    watch.take()
+    op = runs_replica.act_on_run("r1-shop", RunOpKind.TICK, "deploys")
+    runs_replica.act_on_run("r1-link", RunOpKind.TICK, "open-runbook")
+    assert watch.take() == {ONE}  # the window re-reads the row...
+    assert runs_replica.views([ONE])[ONE].runbook == RunbookProgress(3, 5, 0, 2)  # ...and finds the ticks
+    assert progress_of(runs_replica.incidents())[ONE] == RunbookProgress(3, 5, 0, 2)
+    assert runs_replica.views([TWO])[TWO].runbook == EXPECTED[TWO]  # another incident's runs are its own
+    runs_replica.record_results(
+        [{"client_seq": 1, "op_id": op.op_id, "status": "rejected", "reason": "no", "seq": 9}]
+    )
+    assert watch.take() == {ONE}
+    assert runs_replica.views([ONE])[ONE].runbook == RunbookProgress(2, 5, 0, 2)
+
+
+def test_a_pulled_run_op_marks_its_incident_and_changes_the_row(runs_replica: Replica) -> None:
+    watch = runs_replica.watch()
+    watch.take()
+    # someone who saw both ticks and the untick settles "deploys" on #2: no longer flagged
+    settle = op_row("o5", "r2-shop", TWO, "tick", "deploys", observed=["o2", "o3", "o4"], minute=4)
+    status = op_row("o6", "r2-shop", TWO, "tick", "status", minute=5)
+    runs_replica.apply_page(runs_page(3, ops=[settle, status]))
+    assert watch.take() == {TWO}
+    assert runs_replica.views([TWO])[TWO].runbook == RunbookProgress(2, 4, 0, 1)
+    # and the last steps, with the approval: every step done
+    runs_replica.apply_page(
+        runs_page(
+            4,
+            ops=[
+                op_row("o7", "r2-shop", TWO, "tick", "dashboard", minute=6),
+                [*op_row("o8", "r2-shop", TWO, "approve", "rollback", minute=7)[:8], "manager", "", 1],
+            ],
+        )
+    )
+    assert runs_replica.views([TWO])[TWO].runbook == RunbookProgress(4, 4, 0, 1)
+    assert RunbookProgress(4, 4, 0, 1).complete
+
+
+def test_an_op_this_console_cannot_read_is_left_out_not_a_failed_read(runs_replica: Replica) -> None:
+    runs_replica.apply_page(runs_page(3, ops=[op_row("o9", "r1-shop", ONE, "scribble", "status")]))
+    assert runs_replica.views([ONE])[ONE].runbook == EXPECTED[ONE]
+
+
+def test_runs_are_read_in_a_few_queries_whatever_the_number_of_incidents(runs_replica: Replica) -> None:
+    """No query per incident or per run: the 100,000-incident window reads them all at start."""
+    more = range(5, 45)
+    runs_replica.apply_page(page(seq=3, incidents=[incident_row(n, minutes=n) for n in more]))
+    runs_replica.apply_page(
+        runs_page(
+            4,
+            runs=[run_row(f"r{n}", incident_id(n)) for n in more],
+            ops=[op_row(f"o{n}", f"r{n}", incident_id(n), "tick", "status") for n in more],
+        )
+    )
+    runs_replica.act_on_run("r2-shop", RunOpKind.TICK, "status")  # an op of this console's to fold in
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM run" in statement or "type = 'run_op'" in statement:
+            statements.append(statement)
+
+    def queries(read: Callable[[], object]) -> int:
+        statements.clear()
+        read()
+        return len(statements)
+
+    engine = runs_replica._engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        every = [*EXPECTED, *(incident_id(n) for n in more)]
+        # the runs, this console's run ops, the kind and step of every op, the ops of #2's run (an
+        # untick and a pending tick: the domain works it out)
+        assert queries(runs_replica.incidents) == 4
+        assert queries(lambda: runs_replica.views(every)) == 4
+        assert queries(lambda: list(runs_replica.urgent_first(first=100, batch=100))) == 4
+        # in five batches: the first batch's (by its ids), then every run's once, not once a batch
+        assert queries(lambda: list(runs_replica.urgent_first(first=4, batch=10))) <= 8
+        assert queries(lambda: runs_replica.views([ONE])) == 3  # claims only: counted, not worked out
+        assert queries(lambda: runs_replica.views([THREE])) == 1  # no run: nothing more to read
+        views = runs_replica.views(every)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert views[TWO].runbook == RunbookProgress(2, 4, 1, 1)
+    assert all(views[incident_id(n)].runbook == RunbookProgress(1, 4, 0, 1) for n in more)

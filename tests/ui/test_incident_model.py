@@ -29,8 +29,9 @@ from pytestqt.qtbot import QtBot
 from console.domain.incident import Incident
 from console.domain.ops import OpType
 from console.domain.priority import Priority
+from console.domain.runbook import Progress, RunOpKind, progress
 from console.domain.status import Rank, Status
-from console.domain.views import IncidentView
+from console.domain.views import IncidentView, RunbookProgress
 from console.store.replica import Replica
 from console.ui.incident_model import (
     SYNC_MARK,
@@ -39,8 +40,12 @@ from console.ui.incident_model import (
     IncidentFilter,
     IncidentTableModel,
     ScrollAnchor,
+    runbook_text,
     statuses_from,
 )
+from console.ui.runbook_runner import progress_text
+from tests.store import test_watch
+from tests.store.test_replica_runbooks import op_row, run_row, runs_page
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=2)
@@ -185,9 +190,9 @@ def test_cells_show_priority_number_status_service_title_assignee_age_and_sync(
 ) -> None:
     row = numbers(model).index("#2")
     texts = [model.index(row, column).data() for column in Column]
-    assert texts == ["low", "#2", "acknowledged", "payments", "payments latency", "ann", "1h 50m", ""]
+    assert texts == ["low", "#2", "acknowledged", "payments", "payments latency", "ann", "1h 50m", "", ""]
     assert [model.headerData(c, Qt.Orientation.Horizontal) for c in Column] == [
-        "Priority", "#", "Status", "Service", "Title", "Assignee", "Age", "Sync"]  # fmt: skip
+        "Priority", "#", "Status", "Service", "Title", "Assignee", "Age", "Sync", "Runbook"]  # fmt: skip
     assert cell(model, "new", Column.NUMBER) == "new"
     assert cell(model, "new", Column.AGE) == "1h 00m"
     assert cell(model, "#1", Column.ASSIGNEE) == ""
@@ -321,6 +326,113 @@ def test_roles_give_the_view_and_the_id_behind_a_row(
     assert not proxy.index_of("01aa-0001").isValid()  # filtered out
 
 
+# -- runbook progress --
+
+TIP = Qt.ItemDataRole.ToolTipRole
+
+
+def with_runbooks() -> list[IncidentView]:
+    progress = {
+        1: RunbookProgress(3, 7),
+        2: RunbookProgress(1, 4, conflicts=1),
+        3: RunbookProgress(7, 7),
+        4: RunbookProgress(7, 7, conflicts=2),
+        6: RunbookProgress(4, 9, runs=2),
+    }
+    return [replace(view, runbook=progress.get(view.incident.number)) for view in standard()]
+
+
+def test_the_runbook_column_shows_steps_done_a_conflict_and_all_done(
+    model: IncidentTableModel, qtmodeltester: ModelTester
+) -> None:
+    model.update(with_runbooks())
+    qtmodeltester.check(model)
+    texts = {number: cell(model, number, Column.RUNBOOK) for number in numbers(model)}
+    assert texts == {
+        "#1": "3/7",
+        "#2": "1/4 ⚠",
+        "#3": "✓ 7/7",
+        "#4": "✓ 7/7 ⚠",
+        "#6": "4/9",
+        "#5": "",
+        "new": "",
+    }
+    assert cell(model, "#1", Column.RUNBOOK, TIP) == "Runbook: 3 of 7 steps done"
+    assert cell(model, "#6", Column.RUNBOOK, TIP) == "2 runbooks: 4 of 9 steps done"
+    assert cell(model, "#3", Column.RUNBOOK, TIP) == "Runbook: All 7 steps done"
+    assert cell(model, "#2", Column.RUNBOOK, TIP) == (
+        "Runbook: 1 of 4 steps done\n⚠ 1 step in conflict: ticked and unticked at once (see the runbook)"
+    )
+    assert "2 steps in conflict" in cell(model, "#4", Column.RUNBOOK, TIP)
+    assert cell(model, "#5", Column.RUNBOOK, TIP) == "No runbook on this incident"
+    accessible = Qt.ItemDataRole.AccessibleTextRole
+    assert cell(model, "#1", Column.RUNBOOK, accessible) == "Runbook: 3 of 7 steps done"
+    centred = int(Qt.AlignmentFlag.AlignCenter)
+    assert cell(model, "#1", Column.RUNBOOK, Qt.ItemDataRole.TextAlignmentRole) == centred
+    assert model.headerData(Column.RUNBOOK, Qt.Orientation.Horizontal, TIP).startswith("Runbook steps done")
+
+
+def test_the_row_text_is_the_runners_summary() -> None:
+    """One text for both: the runner's summary of the runs it shows is the row's text."""
+    for runs in ([], [Progress(3, 7)], [Progress(3, 7), Progress(1, 2, 1)], [Progress(7, 7), Progress(1, 1)]):
+        assert progress_text(runs) == runbook_text(RunbookProgress.of(runs))
+    assert progress_text([Progress(7, 7), Progress(1, 1)]) == "✓ 8/8"
+    assert progress_text([Progress(7, 7), Progress(0, 1)]) == "7/8"  # all done only when every run is
+    assert runbook_text(None) == ""
+
+
+def test_sorting_by_runbook_puts_the_least_done_first_and_none_last(
+    model: IncidentTableModel, proxy: IncidentFilter
+) -> None:
+    model.update(with_runbooks())
+    proxy.sort(Column.RUNBOOK, Qt.SortOrder.AscendingOrder)
+    # 1/4, 3/7, 4/9, then the done ones and those without runs, each in the default order
+    assert numbers(proxy) == ["#2", "#1", "#6", "#4", "#3", "new", "#5"]
+    keys = [proxy.index(r, Column.RUNBOOK).data(IncidentTableModel.SortRole) for r in range(proxy.rowCount())]
+    assert keys == sorted(keys)
+
+
+def test_a_tick_changes_only_its_rows_runbook_cell_in_place(model: IncidentTableModel, qtbot: QtBot) -> None:
+    _checking = watch(model)
+    views = with_runbooks()
+    model.update(views)
+    ticked = [
+        replace(view, runbook=RunbookProgress(4, 7)) if view.incident.number == 1 else view for view in views
+    ]
+    data = QSignalSpy(model.dataChanged)
+    with qtbot.assertNotEmitted(model.layoutChanged), qtbot.assertNotEmitted(model.rowsRemoved):
+        model.update(ticked)
+    assert data.count() == 1
+    assert data.at(0)[0].row() == data.at(0)[1].row() == numbers(model).index("#1")
+    assert cell(model, "#1", Column.RUNBOOK) == "4/7"
+
+
+def test_the_row_shows_the_replicas_runs_and_a_tick_made_here_at_once(
+    tmp_path: Path, qapp: QApplication
+) -> None:
+    """Over a real replica: the row agrees with the runs the runner is given, unsynced ticks included."""
+    one, two = test_watch.incident_id(1), test_watch.incident_id(2)
+    replica = test_watch.made_replica(tmp_path / "replica.db", [test_watch.incident_row(n) for n in (1, 2)])
+    try:
+        replica.apply_page(
+            runs_page(2, runs=[run_row("run-1", one)], ops=[op_row("o1", "run-1", one, "tick", "dashboard")])
+        )
+        model = IncidentTableModel(clock=lambda: NOW)
+        model.set_incidents(replica.incidents())
+        assert (cell(model, "#1", Column.RUNBOOK), cell(model, "#2", Column.RUNBOOK)) == ("1/4", "")
+        changes = replica.watch()
+        changes.take()
+        replica.act_on_run("run-1", RunOpKind.TICK, "status")  # offline: not synced yet
+        model.upsert(replica.views(changes.take() or ()).values())  # as the window refreshes
+        assert cell(model, "#1", Column.RUNBOOK) == "2/4"
+        runner = progress_text([progress(run) for run in replica.runs(one)])
+        assert runner == cell(model, "#1", Column.RUNBOOK)
+        assert replica.views([two])[two].runbook is None
+        model.deleteLater()
+    finally:
+        replica.close()
+
+
 # -- sorting --
 
 
@@ -364,6 +476,7 @@ def test_a_first_click_on_a_header_sorts_the_useful_way_round(
     assert orders[Column.PRIORITY] == Qt.SortOrder.AscendingOrder  # high first
     assert orders[Column.NUMBER] == Qt.SortOrder.DescendingOrder  # newest first
     assert orders[Column.AGE] == Qt.SortOrder.AscendingOrder  # youngest first
+    assert orders[Column.RUNBOOK] == Qt.SortOrder.AscendingOrder  # least done first
     view = QTableView()
     qtbot.addWidget(view)
     view.setModel(IncidentFilter(model, view))
