@@ -39,9 +39,9 @@ def share_of(image: QImage, color: QColor, tolerance: int = 12) -> float:
         for x in range(0, image.width(), 8):
             pixel = image.pixelColor(x, y)
             total += 1
-            if all(
-                abs(a - b) <= tolerance for a, b in zip(pixel.getRgb()[:3], color.getRgb()[:3], strict=True)
-            ):
+            seen = (pixel.red(), pixel.green(), pixel.blue())
+            wanted = (color.red(), color.green(), color.blue())
+            if all(abs(a - b) <= tolerance for a, b in zip(seen, wanted, strict=True)):
                 hits += 1
     return hits / total
 
