@@ -5,7 +5,7 @@
     title: "checkout-api: high error rate"   # required
     version: 4                               # required: a whole number, raised at each change
     last_reviewed: 2026-01-12                # required: when someone last checked it still works
-    applies_to:                              # optional: without it, the runbook is started by hand
+    applies_to:                              # optional: without it, it is never attached by itself
       service: checkout-api                  # the service's name
       match:                                 # Alertmanager matchers on labels and alert fields;
         - alertname=~"CheckoutHigh.*"        # all must hold (=, !=, =~, !~; a regex matches the
