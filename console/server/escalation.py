@@ -36,13 +36,14 @@ from console.domain.escalation import (
 )
 from console.domain.ids import uuid7
 from console.domain.incident import EntryKind, TimelineEntry
+from console.domain.oncall_json import policy_from_json
 from console.domain.priority import Priority
 from console.domain.schedule import Schedule
 from console.domain.status import Rank, Status
 from console.server.bulk import Codec, raw
 from console.server.changes import ChangeFeed, last_seq, read_meta
 from console.server.ingest import load_incident, write_incidents, write_timeline
-from console.server.oncall import read_policies, read_schedules
+from console.server.oncall import read_schedules
 from console.server.runbooks import attach_runs
 from console.server.tables import (
     escalation_policies,
@@ -92,8 +93,12 @@ def run_engine(conn: Connection, *, at: datetime, seq: int) -> EngineRun:
     """One pass at `at` in the current write transaction, whose change-log seq is `seq`."""
     codec = Codec(conn.dialect)
     plans = _service_plans(conn)
-    planned = _plan(conn, plans, codec, at=at)
-    attach_runs(conn, since=int(read_meta(conn).get(CURSOR_KEY, "0")), at=at, seq=seq)  # runbooks
+    meta = read_meta(conn)
+    if CURSOR_KEY not in meta:
+        conn.execute(insert(server_meta).values(key=CURSOR_KEY, value="0"))
+    cursor = int(meta.get(CURSOR_KEY, "0"))  # everything up to it was planned by earlier passes
+    planned = _plan(conn, plans, codec, cursor, at=at)
+    attach_runs(conn, since=cursor, at=at, seq=seq)  # runbooks
     fired, paged = _fire(conn, codec, plans, at=at, seq=seq)
     conn.execute(update(server_meta).where(server_meta.c.key == CURSOR_KEY).values(value=str(seq)))
     return EngineRun(planned, fired, tuple(paged))
@@ -117,13 +122,13 @@ def next_due(conn: Connection) -> datetime | None:
 
 
 def _service_plans(conn: Connection) -> dict[int, _ServicePlan]:
-    by_id = {
-        row.id: row.name for row in conn.execute(select(escalation_policies.c.id, escalation_policies.c.name))
+    policies = {
+        row.id: policy_from_json(row.name, row.repeats, row.levels)
+        for row in conn.execute(select(escalation_policies))
     }
-    policies = read_policies(conn)
     return {
         row.id: _ServicePlan(
-            policies.get(by_id.get(row.escalation_policy_id, "")) if row.escalation_policy_id else None,
+            policies.get(row.escalation_policy_id) if row.escalation_policy_id else None,
             timedelta(minutes=row.ack_timeout_minutes) if row.ack_timeout_minutes else None,
         )
         for row in conn.execute(
@@ -132,11 +137,9 @@ def _service_plans(conn: Connection) -> dict[int, _ServicePlan]:
     }
 
 
-def _plan(conn: Connection, plans: dict[int, _ServicePlan], codec: Codec, *, at: datetime) -> int:
-    meta = read_meta(conn)
-    if CURSOR_KEY not in meta:
-        conn.execute(insert(server_meta).values(key=CURSOR_KEY, value="0"))
-    cursor = int(meta.get(CURSOR_KEY, "0"))
+def _plan(
+    conn: Connection, plans: dict[int, _ServicePlan], codec: Codec, cursor: int, *, at: datetime
+) -> int:
     # Only incidents the engine has business with: on a service with a policy or an acknowledgement
     # timeout, or with a job already (their service lost its policy). In an alert storm on services
     # without escalation this reads nothing, and the intake keeps its pace (bench_intake).

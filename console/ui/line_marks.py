@@ -3,10 +3,10 @@ the problems a parser found ("line 12: …")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtGui import QColor, QTextCursor, QTextFormat
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit
+from PySide6.QtGui import QColor, QFontDatabase, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPlainTextEdit, QTextEdit
 
 ERROR_LINE = QColor("#F6D2C0")  # a light vermillion behind a line with a problem; black text stays legible
 
@@ -37,3 +37,22 @@ def go_to_line(edit: QPlainTextEdit, line: int) -> None:
     edit.setTextCursor(QTextCursor(edit.document().findBlockByNumber(max(line - 1, 0))))
     edit.centerCursor()
     edit.setFocus()
+
+
+def source_editor(accessible_name: str) -> QPlainTextEdit:
+    """A text editor for a file's source (a runbook's Markdown, a team file): fixed-width, unwrapped,
+    so line numbers in problems match what the person sees."""
+    edit = QPlainTextEdit()
+    edit.setAccessibleName(accessible_name)
+    edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    return edit
+
+
+def problem_list(chosen: Callable[[QListWidgetItem], object]) -> QListWidget:
+    """The list of a text's problems; choosing one calls `chosen` with its item."""
+    found = QListWidget()
+    found.setAccessibleName("Problems")
+    found.itemActivated.connect(chosen)
+    found.itemClicked.connect(chosen)
+    return found

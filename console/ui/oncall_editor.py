@@ -18,12 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
@@ -40,7 +38,7 @@ from console.config_export import (
 )
 from console.config_file import Change, ConfigError, Problem, TeamConfig, describe, diff, parse
 from console.domain.errors import DomainError
-from console.ui.line_marks import go_to_line, mark_lines, marked_lines
+from console.ui.line_marks import go_to_line, mark_lines, marked_lines, problem_list, source_editor
 
 EDITOR_ROLES = frozenset({"manager", "admin"})
 NOT_ALLOWED_TEXT = (
@@ -112,15 +110,9 @@ class OnCallEditor(QDialog):
         self.notice = QLabel(NOT_ALLOWED_TEXT)
         self.notice.setWordWrap(True)
         self.notice.setVisible(not self.allowed)
-        self.text_edit = QPlainTextEdit()
-        self.text_edit.setAccessibleName("Schedules and escalation policies as a team file")
-        self.text_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.text_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text_edit = source_editor("Schedules and escalation policies as a team file")
         self.text_edit.textChanged.connect(self.validate)
-        self.problem_list = QListWidget()
-        self.problem_list.setAccessibleName("Problems")
-        self.problem_list.itemActivated.connect(self._problem_chosen)
-        self.problem_list.itemClicked.connect(self._problem_chosen)
+        self.problem_list = problem_list(self._problem_chosen)
         self.changes_label = QLabel("What saving would change:")
         self.changes_view = QPlainTextEdit()
         self.changes_view.setAccessibleName("What saving would change")

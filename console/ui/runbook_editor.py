@@ -19,13 +19,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QTextCursor
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -35,7 +34,7 @@ from PySide6.QtWidgets import (
 from console.domain.errors import DomainError
 from console.domain.runbook import Runbook
 from console.runbook_files import Problem, RunbookFileError, export, parse
-from console.ui.line_marks import go_to_line, mark_lines, marked_lines
+from console.ui.line_marks import go_to_line, mark_lines, marked_lines, problem_list, source_editor
 from console.ui.ports import RunbookSource
 
 EDITOR_ROLES = frozenset({"manager"})
@@ -125,15 +124,9 @@ class RunbookEditor(QWidget):
 
         self.info_label = QLabel()
         self.info_label.setWordWrap(True)
-        self.text_edit = QPlainTextEdit()
-        self.text_edit.setAccessibleName("Runbook as Markdown")
-        self.text_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.text_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text_edit = source_editor("Runbook as Markdown")
         self.text_edit.textChanged.connect(self.validate)
-        self.problem_list = QListWidget()
-        self.problem_list.setAccessibleName("Problems")
-        self.problem_list.itemActivated.connect(self._problem_chosen)
-        self.problem_list.itemClicked.connect(self._problem_chosen)
+        self.problem_list = problem_list(self._problem_chosen)
         self.problem_list.setMaximumHeight(120)
         self.reviewed_button = QPushButton("Reviewed today")
         self.reviewed_button.setToolTip(
