@@ -21,7 +21,10 @@ class Priority(enum.Enum):
     LOW = "low"
 
 
-_LOW = frozenset({Severity.WARNING, Severity.INFO})
+# Bound once for priority_for, which runs for every new alert: a member looked up on its Enum class
+# (Severity.INFO) goes through EnumType, and `in` a set through Enum's __hash__, both Python code.
+_WARNING, _INFO = Severity.WARNING, Severity.INFO
+_HIGH, _LOW = Priority.HIGH, Priority.LOW
 
 # Labels that Prometheus and Grafana users put in `severity`, beyond PagerDuty's four. Anything unknown
 # pages: a missed page costs more than a needless one.
@@ -49,7 +52,7 @@ _ALIASES: dict[str, Severity] = {
 
 def priority_for(severity: Severity | None) -> Priority:
     """critical, error or missing → high; warning, info → low (PagerDuty's rule)."""
-    return Priority.LOW if severity in _LOW else Priority.HIGH
+    return _LOW if severity is _WARNING or severity is _INFO else _HIGH
 
 
 def severity_from_label(value: str | None) -> Severity | None:

@@ -14,11 +14,20 @@ class Rank(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]
 
     @classmethod
     def from_label(cls, label: str) -> Rank:
-        return cls[label.upper()]
+        try:
+            return _BY_LABEL[label]
+        except KeyError:  # not lower case, or no rank at all
+            return cls[label.upper()]
+
+
+# The server writes and reads a rank's label for every incident row: a table lookup instead of the
+# Enum's `name` property (Python code) and a str method each time.
+_LABELS = tuple(rank.name.lower() for rank in Rank)  # by value: the ranks are 0, 1, 2, 3
+_BY_LABEL = {label: Rank(value) for value, label in enumerate(_LABELS)}
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 import warnings
 
@@ -64,3 +65,16 @@ def test_a_forked_child_does_not_reuse_the_random_bits_of_its_parent() -> None:
     os.close(read)
     ours = uuid7()
     assert theirs[-17:] != ours[-17:]  # rand_b differs
+
+
+def test_uuid7_text_is_canonical_and_its_fields_are_where_rfc_9562_puts_them() -> None:
+    before = time.time_ns() // 1_000_000
+    for text in [uuid7() for _ in range(3000)] + [uuid7(unix_ms=ms) for ms in (0, 1, 2**48 - 1)]:
+        value = uuid.UUID(text)
+        assert str(value) == text  # lower-case hex, dashes at 8-4-4-4-12
+        assert (value.version, value.variant) == (7, uuid.RFC_4122)
+    value = uuid.UUID(uuid7())
+    # unix_ts_ms is now, or a little later after a burst of over 2048 ids in one millisecond
+    assert before <= value.int >> 80 <= time.time_ns() // 1_000_000 + 1000
+    assert uuid.UUID(uuid7(unix_ms=2**48 - 1)).int >> 80 == 2**48 - 1
+    assert uuid.UUID(uuid7(unix_ms=7)).int >> 64 & 0xFFF < 0x800  # rand_a starts low, to count up
