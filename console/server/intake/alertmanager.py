@@ -67,20 +67,15 @@ def to_alert_events(message: WebhookMessage) -> list[AlertEvent]:
     return _Converter(message).events()
 
 
-def _fingerprint(alert: WebhookAlert) -> str:
+def _fingerprint(labels: dict[str, str]) -> str:
     """Alertmanager always sends one; a custom template may not, so derive it from the labels."""
-    if alert.fingerprint:
-        return alert.fingerprint
-    text = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(alert.labels.items()))
+    text = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(labels.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _summary(message: WebhookMessage, alert: WebhookAlert) -> str:
-    annotations, labels = alert.annotations, alert.labels
-    for text in (annotations.get("summary"), annotations.get("title"), annotations.get("description")):
-        if text:
-            return text
-    name = labels.get("alertname") or message.commonLabels.get("alertname") or "Alert"
+def _default_summary(labels: dict[str, str], common_labels: dict[str, str]) -> str:
+    """For an alert whose annotations have no summary, title or description."""
+    name = labels.get("alertname") or common_labels.get("alertname") or "Alert"
     where = labels.get("instance") or labels.get("job")
     return f"{name} on {where}" if where else name
 
@@ -91,6 +86,7 @@ class _Converter:
 
     def __init__(self, message: WebhookMessage) -> None:
         self._message = message
+        self._group_key = message.groupKey
         self._links: dict[tuple[str | None, ...], tuple[Link, ...]] = {}
         self._severities: dict[str | None, Severity | None] = {}
         self._starts: dict[datetime, str] = {}
@@ -130,22 +126,24 @@ class _Converter:
             severity = self._severities[label]
         else:
             severity = self._severities[label] = severity_from_label(label)
-        job = labels.get("job")
-        return AlertEvent(
-            action=EventAction.TRIGGER if alert.status == "firing" else EventAction.RESOLVE,
-            dedup_key=_fingerprint(alert),
-            group_key=self._message.groupKey,
-            summary=_summary(self._message, alert),
-            source=labels.get("instance") or labels.get("exported_instance") or job or "",
-            severity=severity,
-            component=labels.get("component") or job,
-            group=labels.get("group") or labels.get("namespace"),
-            labels=labels,
-            details=details,
-            links=links,
-            occurred_at=starts_at,
-            counts_repeat=False,
+        action = EventAction.TRIGGER if alert.status == "firing" else EventAction.RESOLVE
+        dedup_key = alert.fingerprint or _fingerprint(labels)
+        summary = (
+            annotations.get("summary")
+            or annotations.get("title")
+            or annotations.get("description")
+            or _default_summary(labels, self._message.commonLabels)
         )
+        job = labels.get("job")
+        source = labels.get("instance") or labels.get("exported_instance") or job or ""
+        component = labels.get("component") or job
+        group = labels.get("group") or labels.get("namespace")
+        # By position, in AlertEvent's field order (keywords cost about 1 µs more per alert; a test
+        # pins the order). klass is None; counts_repeat is False: a re-sent alert is not a repeat.
+        return AlertEvent(
+            action, dedup_key, summary, source, severity, component, group, None,
+            labels, details, links, starts_at, self._group_key, False,
+        )  # fmt: skip
 
 
 _LINK_TEXTS = ("Source", "Runbook", "Dashboard", "Panel", "Silence")

@@ -189,15 +189,23 @@ class Intake:
             _invalid("Event object is invalid", _errors(exc))
 
     async def pagerduty(self, request: IntakeRequest) -> Reply:
-        event, integration = await self._validate_keyed_body(pagerduty.PagerDutyEvent, request.body)
-        if missing := pagerduty.missing_fields(event):
-            _invalid("Event object is invalid", missing)
-        dedup_key = event.dedup_key or uuid.uuid4().hex
-        alert_event = pagerduty.to_alert_event(event, dedup_key)
-        actor = event.client or "PagerDuty Events API"
-        await self._store(
-            Ingest(integration, "pagerduty", actor, [alert_event], _raw(request), event.event_action)
-        )
+        data = pagerduty.plain_event(request.body)
+        if data is not None:  # the common well-formed body, read without the model
+            integration = await self._integration(data["routing_key"], "routing_key")
+            action: str = data["event_action"]
+            dedup_key: str = data.get("dedup_key") or uuid.uuid4().hex
+            alert_event = pagerduty.plain_alert_event(data, dedup_key)
+            client: str | None = data.get("client")
+        else:  # anything else, and every error, as the model says
+            event, integration = await self._validate_keyed_body(pagerduty.PagerDutyEvent, request.body)
+            if missing := pagerduty.missing_fields(event):
+                _invalid("Event object is invalid", missing)
+            action = event.event_action
+            dedup_key = event.dedup_key or uuid.uuid4().hex
+            alert_event = pagerduty.to_alert_event(event, dedup_key)
+            client = event.client
+        actor = client or "PagerDuty Events API"
+        await self._store(Ingest(integration, "pagerduty", actor, [alert_event], _raw(request), action))
         return Reply(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
 
     async def pagerduty_change(self, request: IntakeRequest) -> Reply:
