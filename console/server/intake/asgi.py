@@ -3,12 +3,15 @@
 Measured on this project's benchmark: FastAPI's routing, dependency solving and middleware took
 40 % of the CPU of an event. Intake needs none of it, so its few paths are answered here and
 everything else (read API, docs, health) goes on to the FastAPI app.
+
+Under `serve` most intake requests do not even reach this ASGI app: `protocol.IntakeHttpProtocol`
+answers them straight off uvicorn's HTTP parser with the same routes, `answer` and `reply_parts`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs
 
 import orjson
@@ -26,6 +29,9 @@ from console.server.intake.handlers import (
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[IntakeRequest], Awaitable[Reply]]
+_INTERNAL_ERROR = "Internal error: nothing was stored. Retry later; the server's log has the details."
+
 
 class ClientGone(Exception):
     """The sender disconnected before its body arrived."""
@@ -34,9 +40,19 @@ class ClientGone(Exception):
 class IntakeFastPath:
     def __init__(self, app: ASGIApp, intake: Intake) -> None:
         self._app = app
-        self._routes: dict[str, Callable[[IntakeRequest], Awaitable[Reply]]] = {
+        self._routes: dict[str, Handler] = {
             endpoint.path: intake.handler(endpoint.handler) for endpoint in ENDPOINTS
         }
+
+    @property
+    def app(self) -> ASGIApp:
+        """The app that gets every other request."""
+        return self._app
+
+    @property
+    def routes(self) -> Mapping[str, Handler]:
+        """Intake path → handler (POST only)."""
+        return self._routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self._routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -50,22 +66,50 @@ class IntakeFastPath:
                 authorization = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
-        try:
-            if length is not None and length > MAX_BODY:
-                raise too_large(length)
-            body = await _read_body(receive)
-            query = scope.get("query_string", b"")
-            key = parse_qs(query.decode("latin-1")).get("key", [None])[0] if b"key=" in query else None
-            reply = await handler(IntakeRequest(body, authorization, key))
-        except IntakeError as exc:
-            reply = exc.reply
-        except ClientGone:
-            return
-        except Exception:
-            log.exception("intake failed on %s", scope["path"])
-            message = "Internal error: nothing was stored. Retry later; the server's log has the details."
-            reply = Reply(500, {"status": "error", "message": message, "errors": []})
+        if length is not None and length > MAX_BODY:
+            reply = too_large(length).reply
+        else:
+            try:
+                body = await _read_body(receive)
+            except IntakeError as exc:
+                reply = exc.reply
+            except ClientGone:
+                return
+            except Exception:
+                log.exception("intake failed on %s", scope["path"])
+                reply = internal_error()
+            else:
+                reply = await answer(
+                    handler, scope["path"], body, authorization, scope.get("query_string", b"")
+                )
         await _send(send, reply)
+
+
+async def answer(handler: Handler, path: str, body: bytes, authorization: str | None, query: bytes) -> Reply:
+    """The reply to one intake request; never raises (but for cancellation)."""
+    try:
+        key = parse_qs(query.decode("latin-1")).get("key", [None])[0] if b"key=" in query else None
+        return await handler(IntakeRequest(body, authorization, key))
+    except IntakeError as exc:
+        return exc.reply
+    except Exception:
+        log.exception("intake failed on %s", path)
+        return internal_error()
+
+
+def internal_error() -> Reply:
+    return Reply(500, {"status": "error", "message": _INTERNAL_ERROR, "errors": []})
+
+
+def reply_parts(reply: Reply) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The reply's body and its own headers (lower-case names), as sent."""
+    body = orjson.dumps(reply.body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in reply.headers),
+    ]
+    return body, headers
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -85,11 +129,6 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 async def _send(send: Send, reply: Reply) -> None:
-    body = orjson.dumps(reply.body)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((name.lower().encode(), value.encode()) for name, value in reply.headers),
-    ]
+    body, headers = reply_parts(reply)
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
