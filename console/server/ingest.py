@@ -24,7 +24,7 @@ from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Lin
 from console.domain.intake import AlertEvent, Context, Outcome, fold, fold_group
 from console.domain.priority import Priority, Severity
 from console.domain.status import Rank, Status
-from console.server.bulk import Codec, Row, insert_rows, raw, update_rows
+from console.server.bulk import Codec, Row, fetch, insert_rows, raw, update_rows
 from console.server.tables import alerts, events, incidents, timeline
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,30 @@ _ALERT_COLUMNS = (
     "resolved_at",
 )
 _ALERT_INSERT = (*_ALERT_COLUMNS, "seq")
+_INCIDENT_COLUMNS = (
+    "id",
+    "number",
+    "service_id",
+    "integration_id",
+    "group_key",
+    "title",
+    "priority",
+    "category",
+    "status",
+    "epoch",
+    "alert_count",
+    "open_alerts",
+    "created_at",
+    "updated_at",
+    "acknowledged_at",
+    "resolved_at",
+    "assignee",
+    "description",
+    "snoozed_until",
+    "clocks",
+    "seq",
+)
+_RAW_INCIDENTS = [raw(incidents.c[name]) for name in _INCIDENT_COLUMNS[:-1]]  # all but seq
 _RAW_ALERTS = [raw(alerts.c[name]) for name in _ALERT_COLUMNS]
 _OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(
     alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
@@ -115,10 +139,10 @@ _ALERT_BY_KEY = select(*_RAW_ALERTS).where(
     alerts.c.dedup_key == bindparam("d"),
     alerts.c.resolved_at.is_(None),
 )
-_INCIDENTS_BY_IDS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
-_INCIDENT_BY_ID = select(incidents).where(incidents.c.id == bindparam("id"))
+_INCIDENTS_BY_IDS = select(*_RAW_INCIDENTS).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+_INCIDENT_BY_ID = select(*_RAW_INCIDENTS).where(incidents.c.id == bindparam("id"))
 _OPEN_INCIDENTS_OF_GROUPS = (
-    select(incidents)
+    select(*_RAW_INCIDENTS)
     .where(
         incidents.c.integration_id == bindparam("i"),
         incidents.c.group_key.in_(bindparam("groups", expanding=True)),
@@ -127,7 +151,7 @@ _OPEN_INCIDENTS_OF_GROUPS = (
     .order_by(incidents.c.created_at)  # the newest last: it wins, as with one group's query below
 )
 _OPEN_INCIDENT_OF_GROUP = (
-    select(incidents)
+    select(*_RAW_INCIDENTS)
     .where(
         incidents.c.integration_id == bindparam("i"),
         incidents.c.group_key == bindparam("g"),
@@ -137,7 +161,7 @@ _OPEN_INCIDENT_OF_GROUP = (
     .limit(1)
 )
 _OPEN_INCIDENT_OF_SERVICE = (
-    select(incidents)
+    select(*_RAW_INCIDENTS)
     .where(incidents.c.service_id == bindparam("s"), incidents.c.status.in_(OPEN_STATUSES))
     .order_by(incidents.c.created_at.desc())
     .limit(1)
@@ -191,7 +215,7 @@ class IngestTransaction:
         wanted -= self._alerts.keys()
         dedup_keys = sorted({key[1] for key in wanted})
         for chunk in _chunks(dedup_keys):
-            for row in self._conn.execute(_OPEN_ALERTS_BY_KEYS, {"keys": chunk}):
+            for row in fetch(self._conn, _OPEN_ALERTS_BY_KEYS, {"keys": chunk}):
                 if not row[5] and (row[3], row[4]) in wanted:  # ungrouped, on an integration asked for
                     alert = self._alert(row)
                     self._alerts[(alert.integration_id, alert.dedup_key)] = alert
@@ -207,12 +231,12 @@ class IngestTransaction:
             params = {"i": integration_id, "groups": chunk}
             for g in chunk:
                 self._groups[(integration_id, g)] = {}
-            for row in self._conn.execute(_OPEN_ALERTS_OF_GROUPS, params):
+            for row in fetch(self._conn, _OPEN_ALERTS_OF_GROUPS, params):
                 alert = self._alert(row)
                 self._groups[(integration_id, alert.group_key)].setdefault(alert.dedup_key, alert)
             found: dict[str, str] = {}
-            for incident_row in self._conn.execute(_OPEN_INCIDENTS_OF_GROUPS, params).mappings():
-                found[incident_row["group_key"]] = self._remember(incident_row)
+            for incident_row in fetch(self._conn, _OPEN_INCIDENTS_OF_GROUPS, params):
+                found[incident_row[4]] = self._remember(incident_row)
             for g in chunk:  # what this batch did to a group's incident already stands
                 self._group_incident.setdefault((integration_id, g), found.get(g))
 
@@ -221,7 +245,7 @@ class IngestTransaction:
         for group in self._groups.values():
             wanted.update(a.incident_id for a in group.values())
         for chunk in _chunks(sorted(wanted - self._incidents.keys())):
-            for row in self._conn.execute(_INCIDENTS_BY_IDS, {"ids": chunk}).mappings():
+            for row in fetch(self._conn, _INCIDENTS_BY_IDS, {"ids": chunk}):
                 self._remember(row)
 
     def _group(self, integration_id: int, group_key: str) -> dict[str, Alert]:
@@ -234,18 +258,16 @@ class IngestTransaction:
             return self._group(integration_id, group_key).get(dedup_key)
         key = (integration_id, dedup_key)
         if key not in self._alerts:
-            row = self._conn.execute(
-                _ALERT_BY_KEY, {"i": integration_id, "g": group_key, "d": dedup_key}
-            ).first()
-            self._alerts[key] = self._alert(row) if row else None
+            rows = fetch(self._conn, _ALERT_BY_KEY, {"i": integration_id, "g": group_key, "d": dedup_key})
+            self._alerts[key] = self._alert(rows[0]) if rows else None
         return self._alerts[key]
 
     def _incident(self, incident_id: str) -> Incident | None:
         if incident_id not in self._incidents:
-            row = self._conn.execute(_INCIDENT_BY_ID, {"id": incident_id}).first()
-            if row is None:
+            rows = fetch(self._conn, _INCIDENT_BY_ID, {"id": incident_id})
+            if not rows:
                 return None
-            self._incidents[incident_id] = _incident(row._mapping)
+            self._incidents[incident_id] = _raw_incident(rows[0], self._codec)
         return self._incidents[incident_id]
 
     def _cached_open(self, incident_id: str | None) -> Incident | None:
@@ -255,22 +277,23 @@ class IngestTransaction:
     def _open_incident_of_group(self, integration_id: int, group_key: str) -> Incident | None:
         key = (integration_id, group_key)
         if key not in self._group_incident:
-            row = self._conn.execute(_OPEN_INCIDENT_OF_GROUP, {"i": integration_id, "g": group_key}).first()
-            self._group_incident[key] = self._remember(row._mapping) if row else None
+            rows = fetch(self._conn, _OPEN_INCIDENT_OF_GROUP, {"i": integration_id, "g": group_key})
+            self._group_incident[key] = self._remember(rows[0]) if rows else None
         return self._cached_open(self._group_incident[key])
 
     def _open_incidents_of_services(self, service_ids: Iterable[int]) -> Iterator[Incident]:
         """The open incident of each service, in order, as far as the caller reads."""
         for service_id in service_ids:
             if service_id not in self._service_incident:
-                row = self._conn.execute(_OPEN_INCIDENT_OF_SERVICE, {"s": service_id}).first()
-                self._service_incident[service_id] = self._remember(row._mapping) if row else None
+                rows = fetch(self._conn, _OPEN_INCIDENT_OF_SERVICE, {"s": service_id})
+                self._service_incident[service_id] = self._remember(rows[0]) if rows else None
             incident = self._cached_open(self._service_incident[service_id])
             if incident is not None:
                 yield incident
 
-    def _remember(self, row: RowMapping) -> str:
-        incident = _incident(row)
+    def _remember(self, row: Row) -> str:
+        """An incident from a row of `_RAW_INCIDENTS`, kept unless this transaction has it already."""
+        incident = _raw_incident(row, self._codec)
         self._incidents.setdefault(incident.id, incident)
         return incident.id
 
@@ -439,7 +462,7 @@ def incident_numbers(conn: Connection) -> Callable[[], int]:
     def next_number() -> int:
         nonlocal counter
         if counter is None:
-            counter = itertools.count(int(conn.execute(_MAX_NUMBER).scalar_one()) + 1)
+            counter = itertools.count(int(fetch(conn, _MAX_NUMBER, {})[0][0]) + 1)
         return next(counter)
 
     return next_number
@@ -447,7 +470,7 @@ def incident_numbers(conn: Connection) -> Callable[[], int]:
 
 def _summary(outcomes: Sequence[Outcome]) -> str:
     if len(outcomes) == 1:
-        return outcomes[0].value
+        return outcomes[0]._value_
     counts: dict[str, int] = {}
     for outcome in outcomes:
         name = outcome._value_  # not .value: this runs for each alert of a body
@@ -607,29 +630,6 @@ def _incident(row: RowMapping) -> Incident:
     )
 
 
-_INCIDENT_COLUMNS = (
-    "id",
-    "number",
-    "service_id",
-    "integration_id",
-    "group_key",
-    "title",
-    "priority",
-    "category",
-    "status",
-    "epoch",
-    "alert_count",
-    "open_alerts",
-    "created_at",
-    "updated_at",
-    "acknowledged_at",
-    "resolved_at",
-    "assignee",
-    "description",
-    "snoozed_until",
-    "clocks",
-    "seq",
-)
 _INCIDENT_UPDATE = (*_INCIDENT_COLUMNS[1:], "_id")
 
 
@@ -650,6 +650,32 @@ def load_incident(row: RowMapping) -> Incident:
     return _incident(row)
 
 
+def _raw_incident(row: Row, codec: Codec) -> Incident:
+    """An incident from a row of `_RAW_INCIDENTS` as the driver returns it."""
+    time = codec.load_time
+    return Incident(
+        id=row[0],
+        number=row[1],
+        service_id=row[2],
+        integration_id=row[3],
+        group_key=row[4],
+        title=row[5],
+        priority=_PRIORITY[row[6]],
+        category=row[7],
+        status=Status(row[9], Rank.from_label(row[8])),
+        alert_count=row[10],
+        open_alerts=row[11],
+        created_at=time(row[12]),  # type: ignore[arg-type]
+        updated_at=time(row[13]),  # type: ignore[arg-type]
+        acknowledged_at=time(row[14]),
+        resolved_at=time(row[15]),
+        assignee=row[16],
+        description=row[17],
+        snoozed_until=time(row[18]),
+        clocks=codec.load_json(row[19]) or {},
+    )
+
+
 def _incident_row(incident: Incident, codec: Codec, seq: int) -> Row:
     """An incident as a row of `_INCIDENT_COLUMNS`."""
     time = codec.time
@@ -660,7 +686,7 @@ def _incident_row(incident: Incident, codec: Codec, seq: int) -> Row:
         incident.integration_id,
         incident.group_key,
         incident.title,
-        incident.priority.value,
+        incident.priority._value_,
         incident.category,
         incident.status.rank.label,
         incident.status.epoch,
