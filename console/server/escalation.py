@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from console.domain.escalation import (
     PageStep,
@@ -141,11 +141,11 @@ def _plan(
     conn: Connection, plans: dict[int, _ServicePlan], codec: Codec, cursor: int, *, at: datetime
 ) -> int:
     # Only incidents the engine has business with: on a service with a policy or an acknowledgement
-    # timeout, or with a job already (their service lost its policy). In an alert storm on services
-    # without escalation this reads nothing, and the intake keeps its pace (bench_intake).
-    planned = [service for service, plan in plans.items() if plan.policy or plan.ack_timeout]
+    # timeout, or with a job already (their service lost its policy). They are found by their seq
+    # alone: asked by service as well, SQLite walked all of those services' incidents on every pass.
+    planned = {service for service, plan in plans.items() if plan.policy or plan.ack_timeout}
     i = incidents.c
-    rows = conn.execute(
+    written = conn.execute(
         select(
             i.id,
             i.status,
@@ -154,19 +154,20 @@ def _plan(
             raw(i.created_at),
             raw(i.updated_at),
             raw(i.acknowledged_at),
-        ).where(
-            i.seq > cursor,
-            or_(i.service_id.in_(planned), i.id.in_(select(escalations.c.incident_id))),
-        )
+        ).where(i.seq > cursor)
     ).all()
-    if not rows:
+    if not written:
         return 0
     jobs: dict[str, Any] = {}
-    for chunk in _chunks([row.id for row in rows]):
+    any_jobs = conn.execute(select(escalations.c.incident_id).limit(1)).first() is not None
+    for chunk in _chunks([row.id for row in written] if any_jobs else []):
         jobs.update(
             (job.incident_id, job)
             for job in conn.execute(select(escalations).where(escalations.c.incident_id.in_(chunk)))
         )
+    rows = [row for row in written if row.service_id in planned or row.id in jobs]
+    if not rows:
+        return 0
     requested = _escalation_requests(conn, cursor)
     for row in rows:
         job = jobs.get(row.id)

@@ -184,34 +184,54 @@ def _new_alerts(
     `since` on open incidents. Without stored runbooks only a runbook_url can attach anything, so
     only alerts that may carry one are read."""
     a = alerts.c
+    # The alerts alone, found by their seq; their incidents and services are read after. Joined in
+    # one query, SQLite walked every open incident on each pass instead (a storm's worth of them).
     query = (
-        select(*_MATCHED, services.c.name.label("service_name"))
-        .join(incidents, incidents.c.id == a.incident_id)
-        .join(services, services.c.id == a.service_id)
+        select(*_MATCHED)
         # a repeat says what the alert's first event said: a storm of repeats is not read again
-        .where(a.seq > since, a.repeat_count == 0, incidents.c.status.in_(_OPEN))
+        .where(a.seq > since, a.repeat_count == 0)
         .order_by(a.first_seen, a.id)
     )
     if not any_stored:
         query = query.where(
             or_(cast(a.details, Text).like("%runbook_url%"), cast(a.links, Text).like('%"Runbook"%'))
         )
-    for row in conn.execute(query):
-        alert = _alert(row, at)
-        yield alert.incident_id, row.service_name, alert_fields(alert), runbook_url_of(alert)
+    rows = conn.execute(query).all()
+    if not rows:
+        return
+    open_ids = _open_incidents(conn, {row.incident_id for row in rows})
+    names = _service_names(conn)
+    for row in rows:
+        if row.incident_id in open_ids:
+            alert = _alert(row, at)
+            yield alert.incident_id, names[alert.service_id], alert_fields(alert), runbook_url_of(alert)
+
+
+def _open_incidents(conn: Connection, ids: Iterable[str]) -> set[str]:
+    i = incidents.c
+    found: set[str] = set()
+    for chunk in _chunks(sorted(ids)):
+        found.update(conn.execute(select(i.id).where(i.id.in_(chunk), i.status.in_(_OPEN))).scalars())
+    return found
+
+
+def _service_names(conn: Connection) -> dict[int, str]:
+    return {service_id: name for service_id, name in conn.execute(select(services.c.id, services.c.name))}
 
 
 def _reported(conn: Connection, since: int) -> Iterable[tuple[str, str, str]]:
     """(incident id, service, title) of open incidents reported on a console after `since`."""
-    i = incidents.c
-    query = (
-        select(i.id, i.title, services.c.name)
-        .join(timeline, timeline.c.incident_id == i.id)
-        .join(services, services.c.id == i.service_id)
-        .where(timeline.c.seq > since, timeline.c.kind == EntryKind.REPORTED.value, i.status.in_(_OPEN))
-    )
-    for row in conn.execute(query):
-        yield row.id, row.name, row.title
+    t, i = timeline.c, incidents.c
+    # as in _new_alerts: the timeline by seq first, then the incidents
+    found = select(t.incident_id).where(t.seq > since, t.kind == EntryKind.REPORTED.value)
+    ids = {incident_id for incident_id in conn.execute(found).scalars() if incident_id is not None}
+    if not ids:
+        return
+    open_ids = _open_incidents(conn, ids)
+    names = _service_names(conn)
+    for chunk in _chunks(sorted(open_ids)):
+        for row in conn.execute(select(i.id, i.title, i.service_id).where(i.id.in_(chunk))):
+            yield row.id, names[row.service_id], row.title
 
 
 # What matching reads of an alert (console.domain.runbook.alert_fields, runbook_url_of): a storm of
@@ -231,7 +251,7 @@ def _alert(row: Any, at: datetime) -> Alert:
     """The alert as matching sees it; what matching never reads (its times, status) is a stand-in."""
     # by position: a Row's attributes cost more than the rest of this function
     (alert_id, incident_id, service_id, integration_id, dedup_key, summary, source, severity, priority,
-     component, group, klass, labels, details, links, _service) = row  # fmt: skip
+     component, group, klass, labels, details, links) = row  # fmt: skip
     return Alert(
         alert_id, incident_id, service_id, integration_id, dedup_key, "", AlertStatus.TRIGGERED, summary,
         source, _SEVERITIES.get(severity or ""), _PRIORITIES[priority], at, at, 0, component, group, klass,
