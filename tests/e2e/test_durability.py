@@ -106,10 +106,17 @@ def check_stored_once(server: Server, token: str, senders: list[Sender]) -> None
         assert newest["number"] > max(numbers)
 
 
-def test_every_event_answered_2xx_survives_kill_9_and_none_is_stored_twice(tmp_path: Path) -> None:
+# `serve --workers 2` answers from HTTP processes while a writer process commits: the same promises hold
+PROCESSES = pytest.mark.parametrize("extra", [(), ("--workers", "2")], ids=["one-process", "workers"])
+
+
+@PROCESSES
+def test_every_event_answered_2xx_survives_kill_9_and_none_is_stored_twice(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
     key = admin(tmp_path, "add-service", "shop")
     token = admin(tmp_path, "add-user", "ops")
-    server = Server(tmp_path).start()
+    server = Server(tmp_path, extra=extra).start()
     try:
         senders = send_until(server, key, server.kill_everything)  # kill -9 while everyone is posting
         server.start()
@@ -118,10 +125,13 @@ def test_every_event_answered_2xx_survives_kill_9_and_none_is_stored_twice(tmp_p
         server.stop()
 
 
-def test_sigterm_under_load_exits_cleanly_and_keeps_every_event_answered_2xx(tmp_path: Path) -> None:
+@PROCESSES
+def test_sigterm_under_load_exits_cleanly_and_keeps_every_event_answered_2xx(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
     key = admin(tmp_path, "add-service", "shop")
     token = admin(tmp_path, "add-user", "ops")
-    server = Server(tmp_path).start()
+    server = Server(tmp_path, extra=extra).start()
     exit_codes: list[int | None] = []
     try:
         senders = send_until(server, key, lambda: exit_codes.append(server.stop()))

@@ -170,10 +170,10 @@ class CpuWindow:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.db = data_dir / "server.db"
-        self.process = ServerProcess(data_dir)
+        self.process = ServerProcess(data_dir, extra=extra)
 
     @property
     def pid(self) -> int:
@@ -351,6 +351,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-seconds", type=float, default=15, help="py-spy recording length, s (15)")
     parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples/s (100)")
     parser.add_argument("--only", choices=("pd", "rate", "am"), action="append", help="run only these phases")
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        help="an option for `serve`, one word each: --serve-arg=--workers --serve-arg=2",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
     return parser.parse_args(argv)
@@ -390,7 +395,7 @@ class Bench:
         self.pd_key = admin(data_dir, "add-service", "bench-pd")
         self.rate_key = admin(data_dir, "add-service", "bench-pd-rate")
         self.am_key = admin(data_dir, "add-service", "bench-alertmanager")
-        self.server = Server(data_dir)
+        self.server = Server(data_dir, tuple(args.serve_arg or ()))
 
     def say(self, text: str) -> None:
         print(text, flush=True)
