@@ -10,7 +10,7 @@ with the same Codec.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
@@ -26,45 +26,8 @@ from sqlalchemy.types import NullType
 Row = tuple[Any, ...]
 
 
-class LazyJson(Mapping[str, Any]):
-    """A JSON object from the database, decoded when first read.
-
-    The intake loads every open alert of a group for each Alertmanager body but never reads their
-    labels or details; this keeps those from being decoded a hundred times a body for nothing.
-    """
-
-    __slots__ = ("_text", "_value")
-
-    def __init__(self, text: str | bytes) -> None:
-        self._text = text
-        self._value: dict[str, Any] | None = None
-
-    def _decoded(self) -> dict[str, Any]:
-        if self._value is None:
-            value = orjson.loads(self._text)
-            self._value = value if isinstance(value, dict) else {}
-        return self._value
-
-    def __getitem__(self, key: str) -> Any:
-        return self._decoded()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._decoded())
-
-    def __len__(self) -> int:
-        return len(self._decoded())
-
-    def __repr__(self) -> str:
-        return repr(self._decoded())
-
-    def fragment(self) -> orjson.Fragment:
-        return orjson.Fragment(self._text)
-
-
 def _plain(value: Any) -> Any:
-    """orjson's fallback: other mappings as objects (a LazyJson as the text it came from)."""
-    if isinstance(value, LazyJson):
-        return value.fragment()
+    """orjson's fallback: other mappings as objects."""
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
@@ -106,10 +69,6 @@ class Codec:
 
     def load_json(self, value: Any) -> Any:
         return orjson.loads(value) if self._sqlite and isinstance(value, str | bytes) else value
-
-    def lazy_json(self, value: Any) -> Mapping[str, Any]:
-        """A JSON object column, decoded only if it is read."""
-        return LazyJson(value) if self._sqlite and isinstance(value, str | bytes) else value
 
 
 def raw(column: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
@@ -124,7 +124,10 @@ _INCIDENT_COLUMNS = (
     "seq",
 )
 _RAW_INCIDENTS = [raw(incidents.c[name]) for name in _INCIDENT_COLUMNS[:-1]]  # all but seq
-_RAW_ALERTS = [raw(alerts.c[name]) for name in _ALERT_COLUMNS]
+# Stored alerts are read without their labels and details: intake never reads them (see
+# `_ALERT_UPDATE`), and a re-sent Alertmanager group loads a hundred alerts a body.
+_LOADED_COLUMNS = tuple(name for name in _ALERT_COLUMNS if name not in ("labels", "details"))
+_RAW_ALERTS = [raw(alerts.c[name]) for name in _LOADED_COLUMNS]
 _OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(
     alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
 )
@@ -298,8 +301,8 @@ class IngestTransaction:
         return incident.id
 
     def _alert(self, row: Sequence[Any]) -> Alert:
-        """An alert from a row of `_ALERT_COLUMNS`, remembered as stored."""
-        text = row[16]
+        """An alert from a row of `_LOADED_COLUMNS`, remembered as stored."""
+        text = row[14]
         if isinstance(text, str):  # the alerts of a group mostly share their links: decode each once
             links = self._links.get(text)
             if links is None:
@@ -485,9 +488,27 @@ _SEVERITY = {severity.value: severity for severity in Severity}
 _PRIORITY = {priority.value: priority for priority in Priority}
 
 
+class _Unread(Mapping[str, Any]):
+    """Labels or details that were not read from the database: any use is a bug, and says so."""
+
+    def _refuse(self) -> NoReturn:
+        raise LookupError("intake loads stored alerts without labels and details (ingest._LOADED_COLUMNS)")
+
+    def __getitem__(self, key: str) -> Any:
+        self._refuse()
+
+    def __iter__(self) -> Iterator[str]:
+        self._refuse()
+
+    def __len__(self) -> int:
+        self._refuse()
+
+
+_UNREAD = _Unread()
+
+
 def _alert(row: Sequence[Any], codec: Codec, links: tuple[Link, ...]) -> Alert:
-    """An alert from a row of `_ALERT_COLUMNS` as the driver returns it; labels and details are
-    decoded if read (the intake does not: see `_ALERT_UPDATE`)."""
+    """An alert from a row of `_LOADED_COLUMNS` as the driver returns it."""
     time = codec.load_time
     return Alert(
         id=row[0],
@@ -504,14 +525,14 @@ def _alert(row: Sequence[Any], codec: Codec, links: tuple[Link, ...]) -> Alert:
         component=row[11],
         group=row[12],
         klass=row[13],
-        labels=codec.lazy_json(row[14]),
-        details=codec.lazy_json(row[15]),
+        labels=_UNREAD,
+        details=_UNREAD,
         links=links,
-        repeat_count=row[17],
-        first_seen=time(row[18]),  # type: ignore[arg-type]
-        last_seen=time(row[19]),  # type: ignore[arg-type]
-        acknowledged_at=time(row[20]),
-        resolved_at=time(row[21]),
+        repeat_count=row[15],
+        first_seen=time(row[16]),  # type: ignore[arg-type]
+        last_seen=time(row[17]),  # type: ignore[arg-type]
+        acknowledged_at=time(row[18]),
+        resolved_at=time(row[19]),
     )
 
 
