@@ -42,7 +42,7 @@ from console.domain.schedule import Schedule
 from console.domain.status import Rank, Status
 from console.server.bulk import Codec, raw
 from console.server.changes import ChangeFeed, last_seq, read_meta
-from console.server.ingest import load_incident, write_incidents, write_timeline
+from console.server.ingest import read_incident, write_incidents, write_timeline
 from console.server.oncall import read_schedules
 from console.server.runbooks import attach_runs
 from console.server.tables import (
@@ -260,8 +260,7 @@ def _fire(
             break
         for job in due:
             fired += 1
-            row = conn.execute(select(incidents).where(incidents.c.id == job.incident_id)).mappings().first()
-            incident = load_incident(row) if row is not None else None
+            incident = read_incident(conn, job.incident_id, codec)
             plan = plans.get(incident.service_id, _NO_PLAN) if incident else _NO_PLAN
             if incident is None or incident.status.epoch != job.epoch:
                 conn.execute(delete(escalations).where(escalations.c.incident_id == job.incident_id))

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import orjson
-from sqlalchemy import Connection, RowMapping, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Link, TimelineEntry
 from console.domain.intake import AlertEvent, Context, Outcome, fold, fold_group
@@ -267,10 +267,10 @@ class IngestTransaction:
 
     def _incident(self, incident_id: str) -> Incident | None:
         if incident_id not in self._incidents:
-            rows = fetch(self._conn, _INCIDENT_BY_ID, {"id": incident_id})
-            if not rows:
+            incident = read_incident(self._conn, incident_id, self._codec)
+            if incident is None:
                 return None
-            self._incidents[incident_id] = _raw_incident(rows[0], self._codec)
+            self._incidents[incident_id] = incident
         return self._incidents[incident_id]
 
     def _cached_open(self, incident_id: str | None) -> Incident | None:
@@ -627,28 +627,10 @@ def _alert_update_row(alert: Alert, codec: Codec, seq: int) -> Row:
     )
 
 
-def _incident(row: RowMapping) -> Incident:
-    return Incident(
-        id=row["id"],
-        number=row["number"],
-        service_id=row["service_id"],
-        title=row["title"],
-        priority=Priority(row["priority"]),
-        category=row["category"],
-        status=Status(row["epoch"], Rank.from_label(row["status"])),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        integration_id=row["integration_id"],
-        group_key=row["group_key"],
-        alert_count=row["alert_count"],
-        open_alerts=row["open_alerts"],
-        acknowledged_at=row["acknowledged_at"],
-        resolved_at=row["resolved_at"],
-        assignee=row["assignee"],
-        description=row["description"],
-        snoozed_until=row["snoozed_until"],
-        clocks=row["clocks"] or {},
-    )
+def read_incident(conn: Connection, incident_id: str, codec: Codec) -> Incident | None:
+    """The stored incident, or None."""
+    rows = fetch(conn, _INCIDENT_BY_ID, {"id": incident_id})
+    return _raw_incident(rows[0], codec) if rows else None
 
 
 _INCIDENT_UPDATE = (*_INCIDENT_COLUMNS[1:], "_id")
@@ -665,10 +647,6 @@ def write_incidents(
 
 def write_timeline(conn: Connection, codec: Codec, seq: int, entries: Iterable[TimelineEntry]) -> None:
     insert_rows(conn, timeline, _TIMELINE_COLUMNS, [_timeline_row(e, codec, seq) for e in entries])
-
-
-def load_incident(row: RowMapping) -> Incident:
-    return _incident(row)
 
 
 def _raw_incident(row: Row, codec: Codec) -> Incident:

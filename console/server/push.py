@@ -25,12 +25,11 @@ from console.domain.runbook_json import RUN_OP, RUNBOOK_SAVE
 from console.domain.schedule import Override, OverrideRejected, check_override
 from console.domain.status import Rank
 from console.server.bulk import Codec
-from console.server.ingest import load_incident, write_incidents, write_timeline
+from console.server.ingest import read_incident, write_incidents, write_timeline
 from console.server.oncall import oncall_config_op
 from console.server.runbook_ops import run_op, runbook_save
 from console.server.tables import (
     alerts,
-    incidents,
     overrides,
     schedules,
     services,
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 # Built once: a push of hundreds of ops runs these for each (SQLAlchemy caches their compiled form).
 _RECORD_RESULT = insert(sync_results)
 _RESULT_OF_OP = select(sync_results.c.op_id).where(sync_results.c.op_id == bindparam("op")).limit(1)
-_INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +214,7 @@ def _incident_op(applying: Applying, pushed: PushedOp, stamp: Hlc) -> tuple[str,
     conn, codec, seq = applying.conn, applying.codec, applying.seq
     op = Op(pushed.op_id, OpType(pushed.type), pushed.entity_id, pushed.args, stamp, pushed.base_epoch,
             applying.push.user_name)  # fmt: skip
-    row = conn.execute(_INCIDENT, {"id": op.incident_id}).mappings().first()
-    incident = load_incident(row) if row is not None else None
+    incident = read_incident(conn, op.incident_id, applying.codec)
     try:
         _check_references(conn, op)
         done = apply_op(op, incident, at=stamp.time, number=applying.numbers)
