@@ -1,7 +1,8 @@
 """Applies intake commands to the database in one transaction per batch (the group-commit unit).
 
-Lookups go to the database once per key and are then served from this transaction's own view, so
-several events for one key in a batch see each other. A body whose events all belong to one group
+Lookups go to the database once per key and are then served from intake's view (`IntakeView`), so
+several events for one key in a batch see each other, and the next batch starts from it when nothing
+else wrote in between. A body whose events all belong to one group
 (Alertmanager) is folded as a unit (`fold_group`): its group's open alerts and incident are loaded
 for the whole batch in a couple of queries, and the body changes the incident once. Writes are
 collected and sent as a few executemany statements at the end, rows as tuples: that is what lets one
@@ -171,6 +172,34 @@ _OPEN_INCIDENT_OF_SERVICE = (
 )
 
 
+@dataclass(slots=True)
+class IntakeView:
+    """What intake has read or written of the stored alerts and incidents, by the keys it looks
+    them up by. A transaction starts from the view the last one left when nothing else has written
+    since (see `GroupCommitWriter`): an Alertmanager group re-sent every minute, or a PagerDuty key
+    repeated, is then found without a query."""
+
+    # ungrouped: the open alert of a key, or None; grouped: a group's open alerts, by key
+    alerts: dict[tuple[int, str], Alert | None] = field(default_factory=dict)
+    groups: dict[tuple[int, str], dict[str, Alert]] = field(default_factory=dict)
+    stored_alerts: dict[str, AlertStatus] = field(default_factory=dict)  # alerts with a row: stored status
+    links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    group_incident: dict[tuple[int, str], str | None] = field(default_factory=dict)
+    service_incident: dict[int, str | None] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Entries held, to bound the memory a view may keep."""
+        return len(self.alerts) + len(self.stored_alerts) + len(self.incidents) + len(self.group_incident)
+
+    def forget_incidents(self) -> None:
+        """After other writes to incidents (an engine pass): their rows are read again when needed."""
+        self.incidents.clear()
+        self.group_incident.clear()
+        self.service_incident.clear()
+
+
 class IngestTransaction:
     """One batch of commands inside one database transaction."""
 
@@ -182,6 +211,7 @@ class IngestTransaction:
         new_id: Callable[[], str],
         numbers: Callable[[], int],
         seq: int,
+        view: IntakeView | None = None,
     ):
         self._conn = conn
         self._seq = seq  # the change-log seq this transaction stamps on every row it writes
@@ -189,13 +219,14 @@ class IngestTransaction:
         self._new_id = new_id
         self._numbers = numbers
         self._codec = Codec(conn.dialect)
-        self._alerts: dict[tuple[int, str], Alert | None] = {}  # ungrouped: open alert per key, or none
-        self._groups: dict[tuple[int, str], dict[str, Alert]] = {}  # grouped: a group's open alerts
-        self._stored_alerts: dict[str, AlertStatus] = {}  # alerts that have a row: their stored status
-        self._links: dict[str, tuple[Link, ...]] = {}
-        self._incidents: dict[str, Incident] = {}
-        self._group_incident: dict[tuple[int, str], str | None] = {}
-        self._service_incident: dict[int, str | None] = {}
+        self.view = view = view if view is not None else IntakeView()
+        self._alerts = view.alerts
+        self._groups = view.groups
+        self._stored_alerts = view.stored_alerts
+        self._links = view.links
+        self._incidents = view.incidents
+        self._group_incident = view.group_incident
+        self._service_incident = view.service_incident
         self._pending = _Pending()
 
     # -- lookups, served from this transaction's view once loaded --
@@ -215,16 +246,27 @@ class IngestTransaction:
                     wanted.add((integration_id, event.dedup_key))
         for integration_id, group_keys in groups.items():
             self._load_groups(integration_id, group_keys)
-        wanted -= self._alerts.keys()
-        dedup_keys = sorted({key[1] for key in wanted})
+        unknown = {key for key in wanted if key not in self._alerts}  # not `-`: that walks the view
+        dedup_keys = sorted({key[1] for key in unknown})
         for chunk in _chunks(dedup_keys):
             for row in fetch(self._conn, _OPEN_ALERTS_BY_KEYS, {"keys": chunk}):
-                if not row[5] and (row[3], row[4]) in wanted:  # ungrouped, on an integration asked for
+                if not row[5] and (row[3], row[4]) in unknown:  # ungrouped, on an integration asked for
                     alert = self._alert(row)
                     self._alerts[(alert.integration_id, alert.dedup_key)] = alert
-        for key in wanted:
+        for key in unknown:
             self._alerts.setdefault(key, None)
-        self._load_incidents_of_alerts()
+        self._load_incidents_of_alerts(wanted, groups)
+
+    def _load_incidents_of_alerts(self, keys: set[tuple[int, str]], groups: dict[int, set[str]]) -> None:
+        """The incidents of the batch's open alerts, those the view does not hold, in a query."""
+        wanted = {alert.incident_id for key in keys if (alert := self._alerts[key])}
+        for integration_id, group_keys in groups.items():
+            for group_key in group_keys:
+                wanted.update(a.incident_id for a in self._groups[(integration_id, group_key)].values())
+        missing = sorted(incident_id for incident_id in wanted if incident_id not in self._incidents)
+        for chunk in _chunks(missing):
+            for row in fetch(self._conn, _INCIDENTS_BY_IDS, {"ids": chunk}):
+                self._remember(row)
 
     def _load_groups(self, integration_id: int, group_keys: Iterable[str]) -> None:
         """Alertmanager posts whole groups: a query or two load every open alert and the open
@@ -242,14 +284,6 @@ class IngestTransaction:
                 found[incident_row[4]] = self._remember(incident_row)
             for g in chunk:  # what this batch did to a group's incident already stands
                 self._group_incident.setdefault((integration_id, g), found.get(g))
-
-    def _load_incidents_of_alerts(self) -> None:
-        wanted = {a.incident_id for a in self._alerts.values() if a}
-        for group in self._groups.values():
-            wanted.update(a.incident_id for a in group.values())
-        for chunk in _chunks(sorted(wanted - self._incidents.keys())):
-            for row in fetch(self._conn, _INCIDENTS_BY_IDS, {"ids": chunk}):
-                self._remember(row)
 
     def _group(self, integration_id: int, group_key: str) -> dict[str, Alert]:
         if (integration_id, group_key) not in self._groups:

@@ -28,7 +28,7 @@ from console.domain.ids import uuid7
 from console.domain.intake import Outcome
 from console.server.changes import next_seq
 from console.server.database import translate_storage_error
-from console.server.ingest import Command, IngestTransaction, incident_numbers
+from console.server.ingest import Command, IngestTransaction, IntakeView, incident_numbers
 from console.server.push import Push, PushOutcome, apply_push
 from console.server.writelock import WriteLock
 
@@ -66,6 +66,8 @@ class GroupCommitWriter:
         lock: shared with other processes writing the same database.
         max_batch: most commands in one transaction.
         max_pending: queued commands beyond which `submit` raises Overloaded (answered 429).
+        max_view: entries of intake's view (alerts and incidents by key) kept from one group to the
+            next; beyond it the next group reads from the database again (bounds memory).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class GroupCommitWriter:
         *,
         max_batch: int = 1000,
         max_pending: int = 5000,
+        max_view: int = 50_000,
         now: Callable[[], datetime] = _utcnow,
         on_commit: Callable[[int], None] = lambda seq: None,
     ) -> None:
@@ -82,6 +85,7 @@ class GroupCommitWriter:
         self._lock = lock
         self._max_batch = max_batch
         self._max_pending = max_pending
+        self._max_view = max_view
         self._now = now
         self._on_commit = on_commit
         self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
@@ -89,6 +93,10 @@ class GroupCommitWriter:
         self._task: asyncio.Task[None] | None = None
         self._conn: Connection | None = None
         self._stopping = False
+        # What the last group left of intake's view, and its seq: the next group starts from it
+        # when its own seq follows (no other process wrote between).
+        self._view: IntakeView | None = None
+        self._view_seq = 0
 
     @property
     def pending(self) -> int:
@@ -173,7 +181,8 @@ class GroupCommitWriter:
                     seq = next_seq(conn, at, _origin(commands))
                     numbers = incident_numbers(conn)
                     intake = [c for c in commands if not isinstance(c, Push | Call)]
-                    tx = IngestTransaction(conn, at=at, new_id=uuid7, numbers=numbers, seq=seq)
+                    view, self._view = (self._view if seq == self._view_seq + 1 else None), None
+                    tx = IngestTransaction(conn, at=at, new_id=uuid7, numbers=numbers, seq=seq, view=view)
                     tx.prefetch(intake)
                     done: dict[int, Result] = {id(command): tx.apply(command) for command in intake}
                     tx.flush()
@@ -190,6 +199,7 @@ class GroupCommitWriter:
                 finally:
                     if transaction.is_active:
                         transaction.rollback()
+            self._keep_view(tx.view, seq, commands)
             self._on_commit(seq)
             return results
         except Exception as exc:
@@ -201,6 +211,15 @@ class GroupCommitWriter:
                 return [exc]
             log.warning("a batch of %d failed (%s); storing its commands one by one", len(commands), exc)
             return [(await self._commit([command]))[0] for command in commands]
+
+    def _keep_view(self, view: IntakeView, seq: int, commands: list[Write]) -> None:
+        """Keep the committed view for the next group, but not what other work in the group may
+        have changed behind it: a console's ops change alerts and incidents, engine passes incidents."""
+        if any(isinstance(c, Push) for c in commands) or view.size > self._max_view:
+            return
+        if any(isinstance(c, Call) for c in commands):
+            view.forget_incidents()
+        self._view, self._view_seq = view, seq
 
 
 def _origin(commands: list[Write]) -> str:

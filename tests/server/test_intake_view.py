@@ -1,0 +1,190 @@
+"""The writer keeps intake's view of alerts and incidents from one group commit to the next, and must
+never act on a stale one: another process's writes, a console's ops and the engine's passes all
+change what it holds. Real SQLite file, real writers, one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select, update
+
+from console.domain.clock import stamp_at
+from console.domain.ids import uuid7
+from console.server.admin import add_service, add_user
+from console.server.database import migrate, open_engine
+from console.server.directory import Directory
+from console.server.intake.handlers import Intake, IntakeRequest
+from console.server.push import Push, PushedOp
+from console.server.tables import incidents, users
+from console.server.writelock import WriteLock
+from console.server.writer import GroupCommitWriter
+
+
+def _trigger(key: str, dedup: str, summary: str = "disk full") -> bytes:
+    event: dict[str, Any] = {"routing_key": key, "event_action": "trigger", "dedup_key": dedup}
+    event["payload"] = {"summary": summary, "source": "db-1", "severity": "critical"}
+    return json.dumps(event).encode()
+
+
+def _resolve(key: str, dedup: str) -> bytes:
+    return json.dumps({"routing_key": key, "event_action": "resolve", "dedup_key": dedup}).encode()
+
+
+def _am(group: str, fingerprints: list[str], status: str = "firing") -> bytes:
+    alerts = [
+        {"status": status, "labels": {"alertname": "Down", "instance": f}, "fingerprint": f}
+        for f in fingerprints
+    ]
+    body = {"version": "4", "groupKey": group, "status": status, "receiver": "r", "alerts": alerts}
+    return json.dumps(body).encode()
+
+
+class Writers:
+    """Writers of one database file, as `serve --workers N` has them, and what each posts."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        self.path = path
+        self.engine: Engine = open_engine(f"sqlite:///{path}", writer=True)
+        migrate(self.engine)
+        self.key = add_service(self.engine, "db")
+        add_user(self.engine, "jordan")
+        self.writers = [GroupCommitWriter(self.engine, WriteLock(path)) for _ in range(count)]
+        self.intakes = [Intake(writer, Directory(self.engine)) for writer in self.writers]
+
+    async def pd(self, body: bytes, writer: int = 0) -> str:
+        reply = await self.intakes[writer].pagerduty(IntakeRequest(body))
+        assert reply.status == 202, reply
+        return str(reply)
+
+    async def am(self, body: bytes, writer: int = 0) -> None:
+        reply = await self.intakes[writer].alertmanager(IntakeRequest(body, f"Bearer {self.key}"))
+        assert reply.status == 200, reply
+
+    async def push(self, kind: str, incident_id: str, args: dict[str, Any], writer: int = 0) -> None:
+        with self.engine.connect() as conn:
+            user_id = conn.execute(select(users.c.id).where(users.c.name == "jordan")).scalar_one()
+        at = datetime.now(UTC)
+        op = PushedOp(1, uuid7(), kind, incident_id, args, stamp_at(at, "console-1").encode(), 0)
+        outcome = await self.writers[writer].submit_push(Push("console-1", user_id, "jordan", 1, [op]))
+        assert outcome.results[0].status == "applied", outcome.results[0].reason
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.path) as db:
+            return db.execute(sql).fetchall()
+
+    def incident_of(self, dedup: str) -> str:
+        [(incident_id,)] = self.rows(
+            f"SELECT incident_id FROM alerts WHERE dedup_key = '{dedup}' AND resolved_at IS NULL"
+        )
+        return str(incident_id)
+
+
+def run(path: Path, count: int, scenario: Callable[[Writers], Awaitable[None]]) -> Writers:
+    writers = Writers(path, count)
+
+    async def main() -> None:
+        for writer in writers.writers:
+            writer.start()
+        try:
+            await scenario(writers)
+        finally:
+            for writer in writers.writers:
+                await writer.stop()
+
+    asyncio.run(main())
+    return writers
+
+
+def test_a_key_resolved_by_another_process_opens_a_new_incident_here(tmp_path: Path) -> None:
+    async def scenario(w: Writers) -> None:
+        await w.pd(_trigger(w.key, "disk"), writer=0)
+        await w.pd(_resolve(w.key, "disk"), writer=1)  # another server process
+        await w.pd(_trigger(w.key, "disk"), writer=0)  # its view said "open": it must not trust it
+
+    w = run(tmp_path / "server.db", 2, scenario)
+
+    assert w.rows("SELECT status FROM incidents ORDER BY number") == [("resolved",), ("triggered",)]
+    assert w.rows("SELECT outcome FROM events ORDER BY id") == [("created",), ("resolved",), ("created",)]
+
+
+def test_a_group_changed_by_another_process_is_read_again(tmp_path: Path) -> None:
+    async def scenario(w: Writers) -> None:
+        await w.am(_am("g1", ["a", "b"]), writer=0)
+        await w.am(_am("g1", ["a"], status="resolved"), writer=1)
+        await w.am(_am("g1", ["a", "b"]), writer=0)  # "a" fires again: a new alert, not a re-send
+
+    w = run(tmp_path / "server.db", 2, scenario)
+
+    assert w.rows("SELECT dedup_key, status FROM alerts ORDER BY rowid") == [
+        ("a", "resolved"),
+        ("b", "triggered"),
+        ("a", "triggered"),
+    ]
+
+
+def test_an_incident_a_console_resolved_is_not_repeated_into(tmp_path: Path) -> None:
+    async def scenario(w: Writers) -> None:
+        await w.pd(_trigger(w.key, "disk"))
+        await w.push("resolve", w.incident_of("disk"), {})
+        await w.pd(_trigger(w.key, "disk"))
+
+    w = run(tmp_path / "server.db", 1, scenario)
+
+    assert w.rows("SELECT status FROM incidents ORDER BY number") == [("resolved",), ("triggered",)]
+
+
+def test_a_repeat_keeps_what_a_console_changed_on_the_incident(tmp_path: Path) -> None:
+    async def scenario(w: Writers) -> None:
+        await w.pd(_trigger(w.key, "disk"))
+        await w.push("assign", w.incident_of("disk"), {"assignee": "jordan"})
+        await w.pd(_trigger(w.key, "disk"))  # the repeat rewrites the incident's row
+
+    w = run(tmp_path / "server.db", 1, scenario)
+
+    assert w.rows("SELECT assignee, alert_count FROM incidents") == [("jordan", 1)]
+    assert w.rows("SELECT repeat_count FROM alerts") == [(1,)]
+
+
+def test_a_repeat_keeps_what_an_engine_pass_changed_on_the_incident(tmp_path: Path) -> None:
+    def engine_pass(conn: Connection, at: datetime, seq: int) -> None:
+        # as an escalation pass does when it re-triggers an incident: its row, stamped with the seq
+        conn.execute(update(incidents).values(description="checked by the engine", seq=seq))
+
+    async def scenario(w: Writers) -> None:
+        await w.pd(_trigger(w.key, "disk"))
+        await w.writers[0].submit_call(engine_pass)
+        await w.pd(_trigger(w.key, "disk", summary="disk still full"))
+
+    w = run(tmp_path / "server.db", 1, scenario)
+
+    assert w.rows("SELECT description FROM incidents") == [("checked by the engine",)]
+    assert w.rows("SELECT repeat_count FROM alerts") == [(1,)]
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_re_sent_groups_are_found_without_reading_them_again(tmp_path: Path, groups: int) -> None:
+    """The point of the view: a group re-sent by Alertmanager is known from the last commit."""
+    queries: list[str] = []
+
+    async def scenario(w: Writers) -> None:
+        bodies = [_am(f"g{n}", [f"{n}-{i}" for i in range(5)]) for n in range(groups)]
+        for body in bodies:
+            await w.am(body)
+        raw: Any = w.writers[0]._conn.connection.dbapi_connection  # type: ignore[union-attr]
+        raw.set_trace_callback(queries.append)
+        for body in bodies:
+            await w.am(body)
+        raw.set_trace_callback(None)
+
+    w = run(tmp_path / "server.db", 1, scenario)
+
+    assert not [q for q in queries if q.lstrip().upper().startswith("SELECT") and "FROM alerts" in q]
+    assert w.rows("SELECT count(*), sum(repeat_count) FROM alerts") == [(5 * groups, 0)]
+    assert w.rows("SELECT count(*) FROM incidents") == [(groups,)]
