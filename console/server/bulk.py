@@ -82,7 +82,7 @@ def _compiled_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -
     return insert(table).inline().compile(dialect=dialect, column_keys=list(columns))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _compiled_update(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> Compiled:
     statement = (
         update(table)
@@ -92,7 +92,7 @@ def _compiled_update(dialect: Dialect, table: Table, columns: tuple[str, ...]) -
     return statement.compile(dialect=dialect)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _parameters(compiled: Compiled, columns: tuple[str, ...]) -> Callable[[Sequence[Row]], list[Any]]:
     """How rows in `columns` order become the compiled statement's executemany parameters."""
     order = getattr(compiled, "positiontup", None)

@@ -185,6 +185,7 @@ class IntakeView:
     stored_alerts: dict[str, AlertStatus] = field(default_factory=dict)  # alerts with a row: stored status
     links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    stored_incidents: dict[str, Incident] = field(default_factory=dict)  # as their rows hold them
     group_incident: dict[tuple[int, str], str | None] = field(default_factory=dict)
     service_incident: dict[int, str | None] = field(default_factory=dict)
 
@@ -196,6 +197,7 @@ class IntakeView:
     def forget_incidents(self) -> None:
         """After other writes to incidents (an engine pass): their rows are read again when needed."""
         self.incidents.clear()
+        self.stored_incidents.clear()
         self.group_incident.clear()
         self.service_incident.clear()
 
@@ -225,6 +227,7 @@ class IngestTransaction:
         self._stored_alerts = view.stored_alerts
         self._links = view.links
         self._incidents = view.incidents
+        self._stored_incidents = view.stored_incidents
         self._group_incident = view.group_incident
         self._service_incident = view.service_incident
         self._pending = _Pending()
@@ -304,7 +307,7 @@ class IngestTransaction:
             incident = read_incident(self._conn, incident_id, self._codec)
             if incident is None:
                 return None
-            self._incidents[incident_id] = incident
+            self._incidents[incident_id] = self._stored_incidents[incident_id] = incident
         return self._incidents[incident_id]
 
     def _cached_open(self, incident_id: str | None) -> Incident | None:
@@ -332,6 +335,7 @@ class IngestTransaction:
         """An incident from a row of `_RAW_INCIDENTS`, kept unless this transaction has it already."""
         incident = _raw_incident(row, self._codec)
         self._incidents.setdefault(incident.id, incident)
+        self._stored_incidents.setdefault(incident.id, incident)
         return incident.id
 
     def _alert(self, row: Sequence[Any]) -> Alert:
@@ -461,8 +465,15 @@ class IngestTransaction:
         """Write what the batch changed; updates first, so a resolved key can be opened again."""
         pending, conn, codec, seq = self._pending, self._conn, self._codec, self._seq
         write_incidents(
-            conn, codec, seq, new=pending.new_incidents.values(), changed=pending.changed_incidents.values()
+            conn,
+            codec,
+            seq,
+            new=pending.new_incidents.values(),
+            changed=pending.changed_incidents.values(),
+            stored=self._stored_incidents,
         )
+        self._stored_incidents.update(pending.new_incidents)
+        self._stored_incidents.update(pending.changed_incidents)
         refreshed: list[Row] = []
         moved: list[Row] = []
         stored = self._stored_alerts
@@ -668,15 +679,35 @@ def read_incident(conn: Connection, incident_id: str, codec: Codec) -> Incident 
 
 
 _INCIDENT_UPDATE = (*_INCIDENT_COLUMNS[1:], "_id")
+_INCIDENT_DIFFERING = range(1, len(_INCIDENT_COLUMNS) - 1)  # positions compared: not id, not seq
 
 
 def write_incidents(
-    conn: Connection, codec: Codec, seq: int, *, new: Iterable[Incident], changed: Iterable[Incident]
+    conn: Connection,
+    codec: Codec,
+    seq: int,
+    *,
+    new: Iterable[Incident],
+    changed: Iterable[Incident],
+    stored: Mapping[str, Incident] | None = None,
 ) -> None:
+    """Insert `new` and update `changed` incidents. Given the `stored` versions, an update sets only
+    the columns that differ: SQLite reworks the index of every column an UPDATE sets, changed or
+    not, and incidents have seven (a repeat's update cost 86 µs a row setting them all)."""
     insert_rows(conn, incidents, _INCIDENT_COLUMNS, [_incident_row(i, codec, seq) for i in new])
-    update_rows(
-        conn, incidents, _INCIDENT_UPDATE, [(*_incident_row(i, codec, seq)[1:], i.id) for i in changed]
-    )
+    shapes: dict[tuple[str, ...], list[Row]] = {}
+    for incident in changed:
+        row = _incident_row(incident, codec, seq)
+        before = stored.get(incident.id) if stored is not None else None
+        if before is None:
+            shapes.setdefault(_INCIDENT_UPDATE, []).append((*row[1:], incident.id))
+            continue
+        old = _incident_row(before, codec, seq)
+        differ = [n for n in _INCIDENT_DIFFERING if row[n] != old[n]]
+        columns = (*(_INCIDENT_COLUMNS[n] for n in differ), "seq", "_id")
+        shapes.setdefault(columns, []).append((*(row[n] for n in differ), seq, incident.id))
+    for columns, rows in shapes.items():
+        update_rows(conn, incidents, columns, rows)
 
 
 def write_timeline(conn: Connection, codec: Codec, seq: int, entries: Iterable[TimelineEntry]) -> None:

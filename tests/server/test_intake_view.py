@@ -188,3 +188,28 @@ def test_re_sent_groups_are_found_without_reading_them_again(tmp_path: Path, gro
     assert not [q for q in queries if q.lstrip().upper().startswith("SELECT") and "FROM alerts" in q]
     assert w.rows("SELECT count(*), sum(repeat_count) FROM alerts") == [(5 * groups, 0)]
     assert w.rows("SELECT count(*) FROM incidents") == [(groups,)]
+
+
+def test_a_repeat_updates_only_the_incident_columns_it_changes(tmp_path: Path) -> None:
+    """SQLite reworks the index of every column an UPDATE sets, changed or not."""
+    updates: list[str] = []
+
+    async def scenario(w: Writers) -> None:
+        await w.pd(_trigger(w.key, "disk"))
+        raw: Any = w.writers[0]._conn.connection.dbapi_connection  # type: ignore[union-attr]
+        raw.set_trace_callback(updates.append)
+        await w.pd(_trigger(w.key, "disk"))
+        await w.pd(_resolve(w.key, "disk"))
+        raw.set_trace_callback(None)
+
+    w = run(tmp_path / "server.db", 1, scenario)
+
+    repeat, resolve = [_set_columns(sql) for sql in updates if sql.startswith("UPDATE incidents")]
+    assert repeat == ["updated_at", "seq"]
+    assert resolve == ["status", "open_alerts", "updated_at", "resolved_at", "seq"]
+    assert w.rows("SELECT status, alert_count, open_alerts, number FROM incidents") == [("resolved", 1, 0, 1)]
+
+
+def _set_columns(update_sql: str) -> list[str]:
+    assignments = update_sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
+    return [assignment.split("=", 1)[0].strip() for assignment in assignments.split(",")]
