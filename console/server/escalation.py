@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from console.domain.escalation import (
     PageStep,
@@ -40,7 +40,7 @@ from console.domain.oncall_json import policy_from_json
 from console.domain.priority import Priority
 from console.domain.schedule import Schedule
 from console.domain.status import Rank, Status
-from console.server.bulk import Codec, raw
+from console.server.bulk import Codec, fetch, insert_rows, raw
 from console.server.changes import ChangeFeed, last_seq, read_meta
 from console.server.ingest import read_incident, write_incidents, write_timeline
 from console.server.oncall import read_schedules
@@ -100,7 +100,7 @@ def run_engine(conn: Connection, *, at: datetime, seq: int) -> EngineRun:
     planned = _plan(conn, plans, codec, cursor, at=at)
     attach_runs(conn, since=cursor, at=at, seq=seq)  # runbooks
     fired, paged = _fire(conn, codec, plans, at=at, seq=seq)
-    conn.execute(update(server_meta).where(server_meta.c.key == CURSOR_KEY).values(value=str(seq)))
+    conn.execute(_MOVE_CURSOR, {"cursor": str(seq)})
     return EngineRun(planned, fired, tuple(paged))
 
 
@@ -123,18 +123,21 @@ def next_due(conn: Connection) -> datetime | None:
 
 def _service_plans(conn: Connection) -> dict[int, _ServicePlan]:
     policies = {
-        row.id: policy_from_json(row.name, row.repeats, row.levels)
-        for row in conn.execute(select(escalation_policies))
+        row.id: policy_from_json(row.name, row.repeats, row.levels) for row in conn.execute(_POLICIES)
     }
     return {
         row.id: _ServicePlan(
             policies.get(row.escalation_policy_id) if row.escalation_policy_id else None,
             timedelta(minutes=row.ack_timeout_minutes) if row.ack_timeout_minutes else None,
         )
-        for row in conn.execute(
-            select(services.c.id, services.c.escalation_policy_id, services.c.ack_timeout_minutes)
-        )
+        for row in conn.execute(_SERVICES)
     }
+
+
+# Statements a pass runs every time, built once (building them cost a pass more than running them).
+_POLICIES = select(escalation_policies)
+_SERVICES = select(services.c.id, services.c.escalation_policy_id, services.c.ack_timeout_minutes)
+_MOVE_CURSOR = update(server_meta).where(server_meta.c.key == CURSOR_KEY).values(value=bindparam("cursor"))
 
 
 def _plan(
@@ -143,56 +146,108 @@ def _plan(
     # Only incidents the engine has business with: on a service with a policy or an acknowledgement
     # timeout, or with a job already (their service lost its policy). They are found by their seq
     # alone: asked by service as well, SQLite walked all of those services' incidents on every pass.
+    # With no such service and no job at all, nothing written since the cursor is even read (an
+    # alert storm on a service without a policy); the cursor moves past it all the same.
     planned = {service for service, plan in plans.items() if plan.policy or plan.ack_timeout}
-    i = incidents.c
-    written = conn.execute(
-        select(
-            i.id,
-            i.status,
-            i.epoch,
-            i.service_id,
-            raw(i.created_at),
-            raw(i.updated_at),
-            raw(i.acknowledged_at),
-        ).where(i.seq > cursor)
-    ).all()
+    any_jobs = bool(fetch(conn, _ANY_JOB, {}))
+    if not planned and not any_jobs:
+        return 0
+    # First the two columns that decide (a storm's worth of rows, through the driver), then the jobs
+    # and the rest of the rows of only the incidents that pass.
+    written: list[tuple[str, int]] = [(row[0], row[1]) for row in fetch(conn, _WRITTEN, {"cursor": cursor})]
     if not written:
         return 0
-    jobs: dict[str, Any] = {}
-    any_jobs = conn.execute(select(escalations.c.incident_id).limit(1)).first() is not None
-    for chunk in _chunks([row.id for row in written] if any_jobs else []):
-        jobs.update(
-            (job.incident_id, job)
-            for job in conn.execute(select(escalations).where(escalations.c.incident_id.in_(chunk)))
-        )
-    rows = [row for row in written if row.service_id in planned or row.id in jobs]
-    if not rows:
+    jobs: dict[str, _Job] = {}
+    for chunk in _chunks([incident_id for incident_id, _service in written] if any_jobs else []):
+        for incident_id, epoch, kind, stored_due in fetch(conn, _JOBS_OF, {"ids": chunk}):
+            due_at = codec.load_time(stored_due)
+            assert due_at is not None
+            jobs[incident_id] = _Job(incident_id, epoch, kind, due_at)
+    wanted = [incident_id for incident_id, service in written if service in planned or incident_id in jobs]
+    if not wanted:
         return 0
-    requested = _escalation_requests(conn, cursor)
-    for row in rows:
-        job = jobs.get(row.id)
-        plan = plans.get(row.service_id, _NO_PLAN)
-        same_epoch = job is not None and job.epoch == row.epoch
+    found: dict[str, Any] = {}
+    for chunk in _chunks(wanted):
+        found.update((row[0], row) for row in fetch(conn, _PLANNED, {"ids": chunk}))
+    requested: set[tuple[str, int]] | None = None  # read when first needed: most passes never do
+    new_jobs: list[dict[str, Any]] = []
+    moved_jobs: list[dict[str, Any]] = []
+    ended: list[str] = []
+    services_of = dict(written)
+    for wanted_id in wanted:
+        incident_id, status, epoch, created_at, updated_at, acknowledged_at = found[wanted_id]
+        job = jobs.get(incident_id)
+        plan = plans.get(services_of[incident_id], _NO_PLAN)
+        same_epoch = job is not None and job.epoch == epoch
         kind = job.kind if job is not None else None
-        if row.status == Rank.TRIGGERED.label and plan.policy is not None:
+        if status == Rank.TRIGGERED.label and plan.policy is not None:
             if same_epoch and kind in (PAGE, DONE):
-                if (row.id, row.epoch) in requested:
+                assert job is not None
+                if requested is None:
+                    requested = _escalation_requests(conn, cursor)
+                if (incident_id, epoch) in requested:
                     _escalate_now(conn, job, plan.policy, at)
                 continue
-            began = codec.load_time(
-                row.created_at if row.epoch == 0 else row.updated_at
-            )  # this epoch's start
+            began = codec.load_time(created_at if epoch == 0 else updated_at)  # this epoch's start
             assert began is not None
-            _set_job(conn, row.id, exists=job is not None, epoch=row.epoch, kind=PAGE, due_at=began)
-        elif row.status == Rank.ACKNOWLEDGED.label and plan.ack_timeout is not None:
+            _keep(new_jobs, moved_jobs, incident_id, job, {"epoch": epoch, "kind": PAGE, "due_at": began})
+        elif status == Rank.ACKNOWLEDGED.label and plan.ack_timeout is not None:
             if same_epoch and kind == ACK_TIMEOUT:
                 continue
-            due = ack_timeout_due(codec.load_time(row.acknowledged_at) or at, None, plan.ack_timeout)
+            due = ack_timeout_due(codec.load_time(acknowledged_at) or at, None, plan.ack_timeout)
             assert due is not None
-            _set_job(conn, row.id, exists=job is not None, epoch=row.epoch, kind=ACK_TIMEOUT, due_at=due)
+            _keep(
+                new_jobs, moved_jobs, incident_id, job, {"epoch": epoch, "kind": ACK_TIMEOUT, "due_at": due}
+            )
         elif job is not None:  # acknowledged (no timeout), resolved, or its service has no policy
-            conn.execute(delete(escalations).where(escalations.c.incident_id == row.id))
-    return len(rows)
+            ended.append(incident_id)
+    _write_jobs(conn, new_jobs, moved_jobs, ended)
+    return len(wanted)
+
+
+class _Job(NamedTuple):
+    """What planning reads of an incident's job."""
+
+    incident_id: str
+    epoch: int
+    kind: str
+    due_at: datetime
+
+
+_i, _e = incidents.c, escalations.c
+_ANY_JOB = select(raw(_e.incident_id)).limit(1)
+_WRITTEN = select(raw(_i.id), raw(_i.service_id)).where(_i.seq > bindparam("cursor"))
+_PLANNED = select(
+    *(raw(_i[name]) for name in ("id", "status", "epoch", "created_at", "updated_at", "acknowledged_at"))
+).where(_i.id.in_(bindparam("ids", expanding=True)))
+_JOBS_OF = select(*(raw(_e[name]) for name in ("incident_id", "epoch", "kind", "due_at"))).where(
+    _e.incident_id.in_(bindparam("ids", expanding=True))
+)
+_JOB_UPDATE = update(escalations).where(_e.incident_id == bindparam("_incident_id"))
+
+
+def _keep(
+    new: list[dict[str, Any]], moved: list[dict[str, Any]], incident_id: str, job: _Job | None,
+    values: dict[str, Any],
+) -> None:  # fmt: skip
+    """A job planned from its first step (level 1 of pass 1), as `_set_job` writes it."""
+    values.update(level=0, repeat=0)
+    if job is None:
+        new.append({"incident_id": incident_id, **values})
+    else:
+        moved.append({"_incident_id": incident_id, **values})
+
+
+def _write_jobs(
+    conn: Connection, new: list[dict[str, Any]], moved: list[dict[str, Any]], ended: list[str]
+) -> None:
+    """The jobs planning made, each statement once for all of them."""
+    if new:
+        conn.execute(insert(escalations), new)
+    if moved:
+        conn.execute(_JOB_UPDATE, moved)
+    for chunk in _chunks(ended):
+        conn.execute(delete(escalations).where(_e.incident_id.in_(chunk)))
 
 
 _NO_PLAN = _ServicePlan(None, None)
@@ -207,7 +262,7 @@ def _escalation_requests(conn: Connection, cursor: int) -> set[tuple[str, int]]:
     return {(row.incident_id, int(row.body.get("epoch", 0))) for row in found if row.incident_id}
 
 
-def _escalate_now(conn: Connection, job: Any, policy: Policy, at: datetime) -> None:
+def _escalate_now(conn: Connection, job: _Job, policy: Policy, at: datetime) -> None:
     """Someone pressed Escalate: the job's step (the next level) is due now. When the ladder was
     done (low priority, or every pass paged), the step after the last one paged."""
     if job.kind == PAGE:
@@ -250,14 +305,10 @@ def _fire(
     paged: list[tuple[str, str, int]] = []
     schedules: dict[str, Schedule] | None = None
     while fired < _MAX_FIRED:
-        due = conn.execute(
-            select(escalations)
-            .where(escalations.c.due_at <= at, escalations.c.kind != DONE)
-            .order_by(escalations.c.due_at, escalations.c.incident_id)
-            .limit(100)
-        ).all()
+        due = conn.execute(_DUE, {"at": at}).all()
         if not due:
             break
+        moved: list[dict[str, Any]] = []  # the pages' next steps: written together, before the next read
         for job in due:
             fired += 1
             incident = read_incident(conn, job.incident_id, codec)
@@ -270,10 +321,20 @@ def _fire(
                     continue
                 if schedules is None:
                     schedules = read_schedules(conn)
-                paged += _page(conn, codec, job, incident, plan.policy, schedules, at=at, seq=seq)
+                paged += _page(conn, codec, job, incident, plan.policy, schedules, moved, at=at, seq=seq)
             else:
                 _ack_timeout(conn, codec, job, incident, plan, at=at, seq=seq)
+        for keys in {tuple(values) for values in moved}:  # one statement per set of columns
+            conn.execute(_JOB_UPDATE, [values for values in moved if tuple(values) == keys])
     return fired, paged
+
+
+_DUE = (
+    select(escalations)
+    .where(escalations.c.due_at <= bindparam("at"), escalations.c.kind != DONE)
+    .order_by(escalations.c.due_at, escalations.c.incident_id)
+    .limit(100)
+)
 
 
 def _page(
@@ -283,11 +344,13 @@ def _page(
     incident: Any,
     policy: Policy,
     schedules: dict[str, Schedule],
+    moved: list[dict[str, Any]],
     *,
     at: datetime,
     seq: int,
 ) -> list[tuple[str, str, int]]:
-    """Page the job's step; the job moves on to the next step, or is done."""
+    """Page the job's step; the job moves on to the next step, or is done (added to `moved`, for
+    the caller to write)."""
     level = min(job.level, len(policy.levels) - 1)  # a policy edited mid-escalation may be shorter
     step = PageStep(level, job.repeat, job.due_at, policy.levels[level].targets)
     # Whoever is on call now: for a step that fell due while the server was down, the person who
@@ -297,27 +360,15 @@ def _page(
     low = incident.priority is Priority.LOW
     reason = "notify" if low else "escalation"
     key = step.key(incident.id, job.epoch)
-    known = set(conn.execute(select(pages.c.user).where(pages.c.key.like(f"{key}/%"))).scalars())
+    known = {row[0] for row in fetch(conn, _KNOWN_PAGES, {"incident": incident.id, "step": f"{key}/%"})}
     paged = [person for person in people if person not in known]
     if paged:
-        conn.execute(
-            insert(pages),
-            [
-                {
-                    "id": uuid7(),
-                    "key": f"{key}/{person}",
-                    "incident_id": incident.id,
-                    "epoch": job.epoch,
-                    "level": level,
-                    "repeat": job.repeat,
-                    "user": person,
-                    "at": at,
-                    "reason": reason,
-                    "seq": seq,
-                }
-                for person in paged
-            ],
-        )
+        when = codec.time(at)
+        rows = [
+            (uuid7(), f"{key}/{person}", incident.id, job.epoch, level, job.repeat, person, when, reason, seq)
+            for person in paged
+        ]
+        insert_rows(conn, pages, _PAGE_COLUMNS, rows)
     if paged or not known:  # one timeline entry per step, also when nobody could be paged
         body = {"level": level + 1, "repeat": job.repeat, "users": list(people), "epoch": job.epoch}
         if nobody:
@@ -326,14 +377,18 @@ def _page(
         write_timeline(conn, codec, seq, [entry])
     following = next_step(policy, incident.priority, step)
     if following is None:
-        conn.execute(update(escalations).where(escalations.c.incident_id == incident.id).values(kind=DONE))
+        moved.append({"_incident_id": incident.id, "kind": DONE})
     else:
-        conn.execute(
-            update(escalations)
-            .where(escalations.c.incident_id == incident.id)
-            .values(level=following.level, repeat=following.repeat, due_at=following.due_at)
-        )
+        step_values = {"level": following.level, "repeat": following.repeat, "due_at": following.due_at}
+        moved.append({"_incident_id": incident.id, **step_values})
     return [(incident.id, person, level) for person in paged]
+
+
+# By the incident too: its index finds the step's few pages (`key LIKE` alone read every page).
+_KNOWN_PAGES = select(raw(pages.c.user)).where(
+    pages.c.incident_id == bindparam("incident"), pages.c.key.like(bindparam("step"))
+)
+_PAGE_COLUMNS = ("id", "key", "incident_id", "epoch", "level", "repeat", "user", "at", "reason", "seq")
 
 
 def _ack_timeout(

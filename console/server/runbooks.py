@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Text, cast, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Text, bindparam, cast, insert, or_, select, update
 
 from console.domain.errors import DomainError
 from console.domain.ids import uuid7
@@ -23,6 +23,7 @@ from console.domain.runbook import Runbook, alert_fields, attach, runbook_url_of
 from console.domain.runbook_json import runbook_from_json, runbook_json
 from console.domain.status import Rank
 from console.server.admin import change_seq
+from console.server.bulk import fetch, raw
 from console.server.tables import alerts, incidents, runbooks, runs, services, timeline
 
 AUTO = "auto"  # who started a run the engine attached
@@ -115,7 +116,7 @@ def attach_runs(conn: Connection, *, since: int, at: datetime, seq: int) -> int:
     """Runs of the matching runbooks (and of alerts' `runbook_url`s) on open incidents whose alerts
     were written after change `since`, or that were reported by hand after it; each runbook once per
     incident. Returns the number of runs started."""
-    any_stored = conn.execute(select(runbooks.c.id).limit(1)).first() is not None
+    any_stored = bool(fetch(conn, _ANY_RUNBOOK, {}))
     new_alerts = list(_new_alerts(conn, since, at, any_stored=any_stored))
     reported = list(_reported(conn, since)) if any_stored else []
     if not new_alerts and not reported:
@@ -182,21 +183,11 @@ def _new_alerts(
 ) -> Iterable[tuple[str, str, dict[str, str], str | None]]:
     """(incident id, the alert's service, its fields, its runbook_url) of new alerts written after
     `since` on open incidents. Without stored runbooks only a runbook_url can attach anything, so
-    only alerts that may carry one are read."""
-    a = alerts.c
-    # The alerts alone, found by their seq; their incidents and services are read after. Joined in
-    # one query, SQLite walked every open incident on each pass instead (a storm's worth of them).
-    query = (
-        select(*_MATCHED)
-        # a repeat says what the alert's first event said: a storm of repeats is not read again
-        .where(a.seq > since, a.repeat_count == 0)
-        .order_by(a.first_seen, a.id)
-    )
-    if not any_stored:
-        query = query.where(
-            or_(cast(a.details, Text).like("%runbook_url%"), cast(a.links, Text).like('%"Runbook"%'))
-        )
-    rows = conn.execute(query).all()
+    only alerts that may carry one are read, and only once the driver found one (in an alert storm
+    without runbooks there is none: the pass reads nothing more of the storm here)."""
+    if not any_stored and not fetch(conn, _MAY_LINK_A_RUNBOOK, {"since": since}):
+        return
+    rows = conn.execute(_NEW_ALERTS if any_stored else _NEW_ALERTS_WITH_URLS, {"since": since}).all()
     if not rows:
         return
     open_ids = _open_incidents(conn, {row.incident_id for row in rows})
@@ -208,11 +199,15 @@ def _new_alerts(
 
 
 def _open_incidents(conn: Connection, ids: Iterable[str]) -> set[str]:
-    i = incidents.c
     found: set[str] = set()
     for chunk in _chunks(sorted(ids)):
-        found.update(conn.execute(select(i.id).where(i.id.in_(chunk), i.status.in_(_OPEN))).scalars())
+        found.update(row[0] for row in fetch(conn, _OPEN_OF, {"ids": chunk}))
     return found
+
+
+_OPEN_OF = select(raw(incidents.c.id)).where(
+    incidents.c.id.in_(bindparam("ids", expanding=True)), incidents.c.status.in_(_OPEN)
+)
 
 
 def _service_names(conn: Connection) -> dict[int, str]:
@@ -243,6 +238,16 @@ _MATCHED = tuple(
         "priority", "component", "group_name", "class_name", "labels", "details", "links",
     )
 )  # fmt: skip
+_a = alerts.c
+# The alerts alone, found by their seq; their incidents and services are read after. Joined in one
+# query, SQLite walked every open incident on each pass instead (a storm's worth of them). A repeat
+# says what the alert's first event said: a storm of repeats is not read again.
+_NEW = (_a.seq > bindparam("since"), _a.repeat_count == 0)
+_MAY_CARRY_URL = or_(cast(_a.details, Text).like("%runbook_url%"), cast(_a.links, Text).like('%"Runbook"%'))
+_NEW_ALERTS = select(*_MATCHED).where(*_NEW).order_by(_a.first_seen, _a.id)
+_NEW_ALERTS_WITH_URLS = _NEW_ALERTS.where(_MAY_CARRY_URL)
+_MAY_LINK_A_RUNBOOK = select(raw(_a.id)).where(*_NEW, _MAY_CARRY_URL).limit(1)
+_ANY_RUNBOOK = select(raw(runbooks.c.id)).limit(1)
 _SEVERITIES = {severity.value: severity for severity in Severity}
 _PRIORITIES = {priority.value: priority for priority in Priority}
 
