@@ -216,11 +216,15 @@ class Intake:
 
     async def alertmanager(self, request: IntakeRequest) -> Reply:
         integration = await self._key_from_request(request)
-        message = self._validate(alertmanager.WebhookMessage, request.body)
-        events = alertmanager.to_alert_events(message)
-        who = alertmanager.sender(message)
-        actor = f"{who} ({message.receiver})" if message.receiver else who
-        await self._store(Ingest(integration, who.lower(), actor, events, _raw(request), message.status))
+        plain = alertmanager.plain_message(request.body)
+        if plain is not None:  # the common well-formed body, read without the model
+            events, who, receiver, status = plain.events, plain.sender, plain.receiver, plain.status
+        else:  # anything else, and every error, as the model says
+            message = self._validate(alertmanager.WebhookMessage, request.body)
+            events = alertmanager.to_alert_events(message)
+            who, receiver, status = alertmanager.sender(message), message.receiver, message.status
+        actor = f"{who} ({receiver})" if receiver else who
+        await self._store(Ingest(integration, who.lower(), actor, events, _raw(request), status))
         return Reply(200, {"status": "success", "message": "Alerts processed", "alerts": len(events)})
 
     async def generic(self, request: IntakeRequest) -> Reply:
