@@ -239,8 +239,8 @@ def runbook_from_annotation(url: str) -> Runbook:
     if not one_line(url):
         raise ValueError(f"runbook_url: not a URL: {url!r}")
     digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-    where = url.split("://", 1)[-1].rstrip("/")
-    title = f"Runbook at {where if len(where) <= 80 else where[:79] + '…'}"
+    where = url.split("://", 1)[-1].rstrip("/").strip()  # a URL may hold spaces: not at a title's end
+    title = f"Runbook at {where if len(where) <= 80 else where[:79].rstrip() + '…'}" if where else "Runbook"
     step = Step("open-runbook", "Open the runbook and follow it", link=Link(url, "Runbook"))
     return Runbook(f"link-{digest}", title, 1, (step,))
 

@@ -527,6 +527,20 @@ def test_a_runbook_url_annotation_becomes_a_link_step() -> None:
     assert not is_stale(made, date(2030, 1, 1), 90)  # reviewed where it lives
 
 
+@pytest.mark.parametrize(
+    ("url", "title"),
+    [
+        ("https://wiki.example.com/a b/ /", "Runbook at wiki.example.com/a b/"),
+        ("https:// /", "Runbook"),
+        (f"https://wiki.example.com/{'x' * 61} {'y' * 30}", f"Runbook at wiki.example.com/{'x' * 61}…"),
+    ],
+)
+def test_a_runbook_url_with_spaces_still_makes_a_runbook(url: str, title: str) -> None:
+    """Alertmanager passes annotations through as written: a space must not make the engine pass
+    that attaches runbooks fail on every round."""
+    assert runbook_from_annotation(url).title == title
+
+
 def test_attach_adds_the_annotation_unless_a_matching_runbook_links_it() -> None:
     fields = {"alertname": "CheckoutHighErrorRate"}
     attached = attach([RUNBOOK], service="checkout-api", fields=fields, runbook_url="https://wiki/x")
