@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -454,6 +454,16 @@ class IngestTransaction:
             elif (known := self._alerts.get(key)) is not None and known.id == alert.id:
                 self._alerts[key] = None
 
+    def _keep_light(self, alert: Alert) -> None:
+        """Once written, an alert stays in the view without its labels and details, as stored alerts
+        are read (`_LOADED_COLUMNS`): they were most of the memory a view of a storm kept."""
+        if alert.group_key:
+            held = self._groups.get((alert.integration_id, alert.group_key))
+            if held is not None and held.get(alert.dedup_key) is alert:
+                held[alert.dedup_key] = replace(alert, labels=_UNREAD, details=_UNREAD)
+        elif self._alerts.get(key := (alert.integration_id, alert.dedup_key)) is alert:
+            self._alerts[key] = replace(alert, labels=_UNREAD, details=_UNREAD)
+
     def _record_event(
         self, integration: Integration, fmt: str, action: str, dedup_key: str | None, outcome: str, raw: str
     ) -> None:
@@ -490,7 +500,9 @@ class IngestTransaction:
         insert_rows(conn, alerts, _ALERT_INSERT, new_alerts)
         write_timeline(conn, codec, seq, pending.timeline)
         insert_rows(conn, events, _EVENT_COLUMNS, pending.events)
-        stored.update((alert.id, alert.status) for alert in pending.new_alerts.values())
+        for alert in pending.new_alerts.values():
+            stored[alert.id] = alert.status
+            self._keep_light(alert)
         self._pending = _Pending()
 
 
