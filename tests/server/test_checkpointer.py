@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from console.domain.ids import uuid7
 from console.server.checkpointer import Checkpointer
 from console.server.database import migrate, open_engine
 
@@ -30,3 +32,34 @@ def test_the_checkpointer_copies_the_write_ahead_log_into_the_database(tmp_path:
         checkpointer.stop()
         engine.dispose()
     assert after > before + 1_000_000
+
+
+def test_checkpoints_follow_closely_while_writers_are_busy_and_slowly_when_idle(tmp_path: Path) -> None:
+    database = tmp_path / "server.db"
+    engine = open_engine(f"sqlite:///{database}", writer=True)
+    migrate(engine)
+    rounds: list[float] = []
+    reader = open_engine(f"sqlite:///{database}")
+
+    @event.listens_for(reader, "connect")
+    def _trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(
+            lambda sql: rounds.append(time.monotonic()) if "wal_checkpoint" in sql else None
+        )
+
+    checkpointer = Checkpointer(reader, every=0.5, busy=0.02)  # a fixed 0.5 s: 3 rounds while busy
+    checkpointer.start()
+    try:
+        busy_until = time.monotonic() + 1.5
+        while time.monotonic() < busy_until:  # a writer commits all the while
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO server_meta (key, value) VALUES (:k, 'x')"), {"k": uuid7()})
+            time.sleep(0.005)
+        busy = len(rounds)
+        time.sleep(2.0)  # idle
+        idle = len(rounds) - busy
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+    assert busy >= 20  # every 20 ms or so, not every 500
+    assert idle <= 5
