@@ -21,6 +21,7 @@ from console.domain.intake import AlertEvent
 from console.server.intake import alertmanager, pagerduty
 from console.server.intake.handlers import IntakeError, _parse
 from tests.perf.workload import PagerDutyMix, am_message
+from tests.server.time_texts import datetime_texts, one_in_four, valid_times
 
 big_ints = st.integers(min_value=2**63 - 3, max_value=2**70) | st.integers(
     min_value=-(2**70), max_value=-(2**63) + 3
@@ -41,47 +42,7 @@ json_values = st.recursive(
 )
 texts = st.text(max_size=12) | st.sampled_from(["", "x", "api-1.prod", "é", "\x00"])
 words = st.text(min_size=1, max_size=12) | st.sampled_from(["x", "api-1.prod", "é", "\x00"])
-one_in_four = st.sampled_from([False, False, False, True])
 wrong = st.sampled_from([None, 0, 1.5, True, "", [], {}, ["x"], {"a": "b"}])
-
-
-def digits(n: int, low: int, high: int) -> st.SearchStrategy[str]:
-    """n digits: mostly in range, else any, or with one digit in another script (the same value to int())."""
-    in_range = st.integers(low, high).map(lambda v: str(v).zfill(n))
-    other_script = in_range.flatmap(
-        lambda text: st.integers(0, n - 1).map(lambda i: text[:i] + chr(0x660 + int(text[i])) + text[i + 1 :])
-    )
-    return st.one_of(
-        in_range, in_range, in_range, st.integers(0, 10**n - 1).map(lambda v: str(v).zfill(n)), other_script
-    )
-
-
-@st.composite
-def datetime_texts(draw: st.DrawFn) -> str:
-    """RFC 3339-like text, with every part sometimes out of range or in another form."""
-    date = f"{draw(digits(4, 1, 9999))}-{draw(digits(2, 1, 12))}-{draw(digits(2, 1, 28))}"
-    if draw(one_in_four):
-        return date + draw(st.sampled_from(["", " ", "T"]))
-    sep = draw(st.sampled_from(["T", "T", "T", "t", " ", "_"]))
-    time = f"{draw(digits(2, 0, 23))}:{draw(digits(2, 0, 59))}"
-    time += draw(st.sampled_from([":" + draw(digits(2, 0, 59)), ":" + draw(digits(2, 0, 59)), ""]))
-    fraction = draw(st.sampled_from(["", "", ".", "." + draw(st.text("0123456789", min_size=1, max_size=9))]))
-    zone = draw(
-        st.sampled_from(["Z", "Z", "z", "", "+00:00", "-00:00"])
-        | st.builds(
-            lambda sign, hours, minutes, colon: f"{sign}{hours}{colon}{minutes}",
-            st.sampled_from("+-"),
-            digits(2, 0, 23),
-            digits(2, 0, 59),
-            st.sampled_from([":", ":", ""]),
-        )
-    )
-    return date + sep + time + fraction + zone
-
-
-valid_times = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
-    lambda d: d.isoformat(timespec="microseconds") + "Z"
-)
 
 
 # Per field: (valid values, wrong values, may be left out). A field's "wrong" values may happen to be
