@@ -213,3 +213,26 @@ def test_a_repeat_updates_only_the_incident_columns_it_changes(tmp_path: Path) -
 def _set_columns(update_sql: str) -> list[str]:
     assignments = update_sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
     return [assignment.split("=", 1)[0].strip() for assignment in assignments.split(",")]
+
+
+def test_a_written_alert_is_kept_light_every_field_but_labels_and_details_as_written() -> None:
+    # ingest._light rebuilds the alert from its fields in order: a new or moved field must keep them.
+    from dataclasses import fields
+
+    from console.domain.incident import Alert, AlertStatus, Link
+    from console.domain.priority import Priority, Severity
+    from console.server.ingest import _light
+
+    seen = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    alert = Alert(
+        *("id-1", "incident-1", 3, 4, "dedup", "group", AlertStatus.ACKNOWLEDGED, "summary", "source"),
+        *(Severity.WARNING, Priority.LOW, seen, seen.replace(hour=13), 5, "component", "group name"),
+        *("klass", {"alertname": "Down"}, {"value": 1}, (Link("https://x", "x"),), seen, seen),
+    )
+    light = _light(alert)
+    for field in fields(Alert):
+        if field.name not in ("labels", "details"):
+            assert getattr(light, field.name) == getattr(alert, field.name), field.name
+    for unread in (light.labels, light.details):
+        with pytest.raises(LookupError):
+            dict(unread)
