@@ -247,12 +247,18 @@ def runbook_from_annotation(url: str) -> Runbook:
 
 def runbook_url_of(alert: Alert) -> str | None:
     """The `runbook_url` annotation the alert came with (the intake also keeps it as a link)."""
-    annotations = alert.details.get("annotations")
+    return runbook_url_in(alert.details, ((link.href, link.text) for link in alert.links))
+
+
+def runbook_url_in(details: Mapping[str, Any], links: Iterable[tuple[str, str]]) -> str | None:
+    """`runbook_url_of` from an alert's details and its links as (href, text), for a reader that has
+    not made the Alert."""
+    annotations = details.get("annotations")
     if isinstance(annotations, Mapping):
         url = annotations.get("runbook_url")
         if isinstance(url, str) and url.strip():
             return url.strip()
-    return next((link.href for link in alert.links if link.text == "Runbook"), None)
+    return next((href for href, text in links if text == "Runbook"), None)
 
 
 def attach(

@@ -20,7 +20,7 @@ from console.server.runbooks import import_runbooks
 from console.server.tables import alerts, integrations, runs
 from tests.server.runbook_server import RUNBOOK, T0, RunbookServer
 from tests.server.stack import Served, embedded
-from tests.server.wire import am_alert, am_body
+from tests.server.wire import am_alert, am_body, pd_trigger
 
 PROBE_URL = "https://wiki/runbooks/probe"  # what am_alert annotates every alert with
 PROBES = Runbook(
@@ -129,6 +129,28 @@ def test_a_runbook_url_annotation_becomes_a_link_run(tmp_path: Path) -> None:
         [step] = runbook.steps
         assert step.link is not None
         assert step.link.href == PROBE_URL
+
+
+def test_a_pagerduty_link_named_runbook_becomes_a_link_run_and_a_dashboard_link_does_not(
+    tmp_path: Path,
+) -> None:
+    url = "https://wiki/runbooks/disk"
+    with embedded(tmp_path, {"shop": None}) as served:  # no runbook stored at all
+        for dedup_key, text in (("disk", "Runbook"), ("graph", "Dashboard")):
+            event = pd_trigger(served.keys["shop"], dedup_key)
+            event["links"] = [{"href": url, "text": text}]
+            assert served.client.post("/v2/enqueue", json=event).status_code == 202
+        [(incident, runbook)] = runs_of_incidents(served, 1)
+        time.sleep(0.5)  # a pass that would attach the dashboard has run by now
+        assert len(runs_of_incidents(served, 2, timeout=0)) == 1
+        assert runbook == runbook_from_annotation(url)
+        engine = open_engine(f"sqlite:///{served.db}")
+        try:
+            with engine.connect() as conn:
+                query = select(alerts.c.dedup_key).where(alerts.c.incident_id == incident)
+                assert conn.execute(query).scalar() == "disk"
+        finally:
+            engine.dispose()
 
 
 def test_alerts_get_matching_runbooks_and_their_link_once_per_incident(tmp_path: Path) -> None:
