@@ -130,8 +130,11 @@ _RAW_INCIDENTS = [raw(incidents.c[name]) for name in _INCIDENT_COLUMNS[:-1]]  # 
 # `_ALERT_UPDATE`), and a re-sent Alertmanager group loads a hundred alerts a body.
 _LOADED_COLUMNS = tuple(name for name in _ALERT_COLUMNS if name not in ("labels", "details"))
 _RAW_ALERTS = [raw(alerts.c[name]) for name in _LOADED_COLUMNS]
-_OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(
-    alerts.c.dedup_key.in_(bindparam("keys", expanding=True)), alerts.c.resolved_at.is_(None)
+_OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(  # ungrouped ones: uq_alerts_open_key's order
+    alerts.c.integration_id == bindparam("i"),
+    alerts.c.group_key == "",
+    alerts.c.dedup_key.in_(bindparam("keys", expanding=True)),
+    alerts.c.resolved_at.is_(None),
 )
 _OPEN_ALERTS_OF_GROUPS = select(*_RAW_ALERTS).where(
     alerts.c.integration_id == bindparam("i"),
@@ -251,10 +254,12 @@ class IngestTransaction:
         for integration_id, group_keys in groups.items():
             self._load_groups(integration_id, group_keys)
         unknown = {key for key in wanted if key not in self._alerts}  # not `-`: that walks the view
-        dedup_keys = sorted({key[1] for key in unknown})
-        for chunk in _chunks(dedup_keys):
-            for row in fetch(self._conn, _OPEN_ALERTS_BY_KEYS, {"keys": chunk}):
-                if not row[5] and (row[3], row[4]) in unknown:  # ungrouped, on an integration asked for
+        by_integration: dict[int, list[str]] = {}
+        for integration_id, dedup_key in sorted(unknown):
+            by_integration.setdefault(integration_id, []).append(dedup_key)
+        for integration_id, dedup_keys in by_integration.items():
+            for chunk in _chunks(dedup_keys):
+                for row in fetch(self._conn, _OPEN_ALERTS_BY_KEYS, {"i": integration_id, "keys": chunk}):
                     alert = self._alert(row)
                     self._alerts[(alert.integration_id, alert.dedup_key)] = alert
         for key in unknown:

@@ -119,20 +119,14 @@ class AlertRow(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         # At most one open alert per key on an integration: the dedup rule, enforced by the database too.
-        # dedup_key first: a batch looks up many keys at once with `dedup_key IN (...)`.
+        # Led by integration and group: it serves the group lookups as well, and a new Alertmanager
+        # group's alerts land side by side in it (led by dedup_key, each went to a page of its own).
         Index(
             "uq_alerts_open_key",
+            "integration_id",
+            "group_key",
             "dedup_key",
-            "integration_id",
-            "group_key",
             unique=True,
-            sqlite_where=text("resolved_at IS NULL"),
-            postgresql_where=text("resolved_at IS NULL"),
-        ),
-        Index(
-            "ix_alerts_open_group",
-            "integration_id",
-            "group_key",
             sqlite_where=text("resolved_at IS NULL"),
             postgresql_where=text("resolved_at IS NULL"),
         ),
