@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from console.domain.errors import StorageFull
+from console.domain.incident import quick_init
 from console.server.directory import Directory
 from console.server.ingest import Ingest, Integration, ServiceNote
 from console.server.intake import alertmanager, generic, pagerduty
@@ -26,6 +27,7 @@ MAX_BODY = 512 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
+@quick_init  # one per request (see console.domain.incident.quick_init)
 @dataclass(frozen=True, slots=True)
 class IntakeRequest:
     body: bytes
@@ -33,6 +35,7 @@ class IntakeRequest:
     query_key: str | None = None  # ?key=
 
 
+@quick_init  # one per request (see console.domain.incident.quick_init)
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
