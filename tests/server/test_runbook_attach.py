@@ -153,6 +153,33 @@ def test_a_pagerduty_link_named_runbook_becomes_a_link_run_and_a_dashboard_link_
             engine.dispose()
 
 
+def test_a_group_with_two_runbook_urls_gets_one_link_run_for_each_in_the_order_they_came(
+    tmp_path: Path,
+) -> None:
+    urls = [" https://wiki/runbooks/disk ", "https://wiki/runbooks/probe", "https://wiki/runbooks/probe"]
+    with embedded(tmp_path, {"shop": None}) as served:  # no runbook stored: only the URLs attach
+        alerts = [am_alert(f"f{n}") for n in range(len(urls))]
+        for alert, url in zip(alerts, urls, strict=True):
+            alert["annotations"]["runbook_url"] = url
+        answer = served.client.post(
+            "/integrations/alertmanager", json=am_body("g-two", alerts), headers=served.bearer("shop")
+        )
+        assert answer.status_code == 200, answer.text
+        found = runs_of_incidents(served, 2)
+        time.sleep(0.5)  # a pass that would attach a URL twice has run by now
+        assert runs_of_incidents(served, 3, timeout=0) == found
+        assert len({incident for incident, _runbook in found}) == 1
+        engine = open_engine(f"sqlite:///{served.db}")
+        try:
+            with engine.connect() as conn:
+                order = conn.execute(select(runs.c.runbook_id).order_by(runs.c.id)).scalars().all()
+        finally:
+            engine.dispose()
+        disk, probe = (runbook_from_annotation(url.strip()) for url in urls[:2])
+        assert order == [disk.id, probe.id]
+        assert sorted(runbook.id for _incident, runbook in found) == sorted([disk.id, probe.id])
+
+
 def test_alerts_get_matching_runbooks_and_their_link_once_per_incident(tmp_path: Path) -> None:
     with embedded(tmp_path, {"shop": None}) as served:
         engine = open_engine(f"sqlite:///{served.db}", writer=True)  # beside the server, as `admin` does
