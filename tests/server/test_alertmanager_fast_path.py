@@ -22,6 +22,8 @@ from console.domain.intake import AlertEvent
 from console.server.intake import alertmanager
 from console.server.intake.handlers import Intake, IntakeError, Reply
 from tests.perf.workload import am_message
+from tests.server.json_strategies import Spec, big_ints, valid_fields, wrong
+from tests.server.json_strategies import json_values as json_of
 from tests.server.time_texts import datetime_texts, one_in_four, valid_times
 from tests.server.wire import am_alert, am_body, grafana_body
 
@@ -66,9 +68,6 @@ def assert_same_reading(body: bytes) -> bool:
 
 # -- JSON values --
 
-big_ints = st.integers(min_value=2**63 - 3, max_value=2**70) | st.integers(
-    min_value=-(2**70), max_value=-(2**63) + 3
-)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -78,14 +77,9 @@ scalars = st.one_of(
     st.sampled_from([0.0, -0.0, 1.5, 1e19, -1e19, 9.3e18, 2.0**63, 5e-324, 1.7976931348623157e308]),
     st.text(max_size=8),
 )
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=8,
-)
+json_values = json_of(scalars)
 texts = st.text(max_size=8) | st.sampled_from(["", "x", "api-1.prod", "é", "\x00", "\ud7ff", "💥"])
 words = st.text(min_size=1, max_size=8) | st.sampled_from(["x", "api-1.prod", "é", "\x00"])
-wrong = st.sampled_from([None, 0, 1.5, True, "", [], {}, ["x"], {"a": "b"}])
 OPTIONAL_TEXT = st.none() | texts
 
 # -- times --
@@ -137,9 +131,6 @@ def not_string_maps(keys: list[str]) -> st.SearchStrategy[Any]:
     return with_one_wrong | with_one_wrong | st.sampled_from([None, 0, "x", [], ["x"]])
 
 
-# Per field: (valid values, wrong values, may be left out). A "wrong" value may happen to be valid:
-# that only changes the mix, not what the test checks.
-Spec = dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any], bool]]
 NOT_OPTIONAL_TEXT = st.sampled_from([0, 1.5, True, [], {}, ["x"]])
 # Instants said in several ways: the details keep the text of the first alert with that instant
 SAME_INSTANT = ["2026-11-27T09:00:00Z", "2026-11-27T10:00:00+01:00", "2026-11-27T09:00:00.000Z",
@@ -149,11 +140,7 @@ SAME_INSTANT = ["2026-11-27T09:00:00Z", "2026-11-27T10:00:00+01:00", "2026-11-27
 @st.composite
 def objects(draw: st.DrawFn, spec: Spec, extra_keys: tuple[str, ...]) -> dict[str, Any]:
     """A valid object, optional fields now and then left out, now and then with unknown keys."""
-    out = {
-        name: draw(valid)
-        for name, (valid, _, optional) in spec.items()
-        if not (optional and draw(one_in_four))
-    }
+    out = valid_fields(draw, spec)
     if draw(one_in_four):
         out.update(draw(st.dictionaries(st.sampled_from(extra_keys), texts | json_values, max_size=2)))
     return out

@@ -21,11 +21,10 @@ from console.domain.intake import AlertEvent
 from console.server.intake import alertmanager, pagerduty
 from console.server.intake.handlers import IntakeError, _parse
 from tests.perf.workload import PagerDutyMix, am_message
+from tests.server.json_strategies import Spec, big_ints, valid_fields, wrong
+from tests.server.json_strategies import json_values as json_of
 from tests.server.time_texts import datetime_texts, one_in_four, valid_times
 
-big_ints = st.integers(min_value=2**63 - 3, max_value=2**70) | st.integers(
-    min_value=-(2**70), max_value=-(2**63) + 3
-)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -35,30 +34,16 @@ scalars = st.one_of(
     st.sampled_from([0.0, -0.0, 1.0, 1e19, -1e19, 9.3e18, 2.0**63, 2.0**63 - 1024]),
     st.text(max_size=8),
 )
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=8,
-)
+json_values = json_of(scalars)
 texts = st.text(max_size=12) | st.sampled_from(["", "x", "api-1.prod", "é", "\x00"])
 words = st.text(min_size=1, max_size=12) | st.sampled_from(["x", "api-1.prod", "é", "\x00"])
-wrong = st.sampled_from([None, 0, 1.5, True, "", [], {}, ["x"], {"a": "b"}])
-
-
-# Per field: (valid values, wrong values, may be left out). A field's "wrong" values may happen to be
-# valid (None where None is allowed): that only changes the mix, not what the test checks.
-Spec = dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any], bool]]
 OPTIONAL_TEXT = (st.none() | texts, wrong.filter(lambda v: v is not None and v != ""), True)
 
 
 @st.composite
 def objects(draw: st.DrawFn, spec: Spec, extra_keys: tuple[str, ...]) -> dict[str, Any]:
     """A valid object (optional fields now and then left out), or now and then one with a field broken."""
-    out = {
-        name: draw(valid)
-        for name, (valid, _, optional) in spec.items()
-        if not (optional and draw(one_in_four))
-    }
+    out = valid_fields(draw, spec)
     if draw(one_in_four):
         name = draw(st.sampled_from(sorted(spec)))
         if draw(st.booleans()):

@@ -258,6 +258,21 @@ def _read_time(text: object, times: dict[str, datetime]) -> datetime | None:
     return read
 
 
+def _text_map(alert: dict[str, Any], name: str, tally: list[int]) -> dict[str, Any] | None:
+    """An alert's labels or annotations if every value is text, {} when the key is left out (one
+    object fewer on the nesting tally); None leaves the body to the model."""
+    value = alert.get(name)
+    if type(value) is dict:
+        for text in value.values():
+            if type(text) is not str:
+                return None
+        return value
+    if value is None and name not in alert:
+        tally[0] -= 1
+        return {}
+    return None
+
+
 def plain_message(body: bytes) -> PlainMessage | None:
     """The body's events, sender, receiver and status, as the model path gives them; None if the fast
     path leaves the body to the model."""
@@ -351,24 +366,8 @@ def plain_message(body: bytes) -> PlainMessage | None:
             if ends is not None and _read_time(ends, times) is None:
                 return None
             last_ends = ends
-        labels, annotations = get("labels"), get("annotations")
-        if type(labels) is dict:
-            for text in labels.values():
-                if type(text) is not str:
-                    return None
-        elif labels is None and "labels" not in alert:
-            labels = {}
-            tally[0] -= 1
-        else:
-            return None
-        if type(annotations) is dict:
-            for text in annotations.values():
-                if type(text) is not str:
-                    return None
-        elif annotations is None and "annotations" not in alert:
-            annotations = {}
-            tally[0] -= 1
-        else:
+        labels, annotations = _text_map(alert, "labels", tally), _text_map(alert, "annotations", tally)
+        if labels is None or annotations is None:
             return None
         generator_url, fingerprint = get("generatorURL", ""), get("fingerprint")
         dashboard_url, panel_url, silence_url = get("dashboardURL"), get("panelURL"), get("silenceURL")
