@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import gc
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from starlette.types import ASGIApp
 
 from console.server.app import AppConfig, ServerApp, create_app
 from console.server.database import migrate, open_engine
+from console.server.gc_schedule import tune_gc
 from console.server.intake.protocol import IntakeHttpProtocol
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -67,14 +67,6 @@ class Server(uvicorn.Server):
     async def shutdown(self, sockets: list[Any] | None = None) -> None:
         self._app.close_streams()
         await super().shutdown(sockets)
-
-
-def tune_gc() -> None:
-    """For a server process, once started: the intake makes a few hundred short-lived objects per event,
-    and with Python's default thresholds the collector ran every couple of events, about 5 % of the
-    CPU (measured with gc.callbacks). What exists at start is frozen out of the collector's way."""
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 100)
 
 
 def serve(options: ServeOptions) -> None:
