@@ -57,11 +57,8 @@ def _collect_survivors(every: float, full_every: float) -> None:
             gc.unfreeze()
             found = gc.collect()
             last_full = time.monotonic()
-            log.info("full collection: %d unreachable objects, %.0f ms", found, _ms_since(started))
+            took = (time.perf_counter() - started) * 1e3
+            log.info("full collection: %d unreachable objects, %.0f ms", found, took)
         else:
             gc.collect(1)  # the young generation and the middle one, where survivors wait
         gc.freeze()
-
-
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1e3

@@ -351,9 +351,9 @@ class IngestTransaction:
         if isinstance(text, str):  # the alerts of a group mostly share their links: decode each once
             links = self._links.get(text)
             if links is None:
-                links = self._links[text] = _links(orjson.loads(text))
+                links = self._links[text] = links_from_json(orjson.loads(text))
         else:  # already decoded by the driver
-            links = _links(text)
+            links = links_from_json(text)
         alert = _alert(row, self._codec, links)
         self._stored_alerts[alert.id] = alert.status
         return alert
@@ -611,7 +611,8 @@ def _alert(row: Sequence[Any], codec: Codec, links: tuple[Link, ...]) -> Alert:
     )
 
 
-def _links(value: list[dict[str, str]] | None) -> tuple[Link, ...]:
+def links_from_json(value: list[dict[str, str]] | None) -> tuple[Link, ...]:
+    """An alert's links from their stored JSON (`{"href", "text"}` objects)."""
     return tuple(Link(link["href"], link.get("text", "")) for link in value) if value else ()
 
 

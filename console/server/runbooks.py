@@ -17,13 +17,14 @@ from sqlalchemy import Connection, Engine, Text, bindparam, cast, insert, or_, s
 
 from console.domain.errors import DomainError
 from console.domain.ids import uuid7
-from console.domain.incident import Alert, AlertStatus, EntryKind, Link
+from console.domain.incident import Alert, AlertStatus, EntryKind
 from console.domain.priority import Priority, Severity
 from console.domain.runbook import Runbook, alert_fields, attach, runbook_url_in, runbook_url_of
 from console.domain.runbook_json import runbook_from_json, runbook_json
 from console.domain.status import Rank
 from console.server.admin import change_seq
 from console.server.bulk import Codec, fetch, raw
+from console.server.ingest import links_from_json
 from console.server.tables import alerts, incidents, runbooks, runs, services, timeline
 
 AUTO = "auto"  # who started a run the engine attached
@@ -272,7 +273,7 @@ def _alert(row: Sequence[Any], at: datetime, codec: Codec) -> Alert:
         alert_id, incident_id, service_id, integration_id, dedup_key, "", AlertStatus.TRIGGERED, summary,
         source, _SEVERITIES.get(severity or ""), _PRIORITIES[priority], at, at, 0, component, group, klass,
         {str(k): str(v) for k, v in (labels or {}).items()}, details or {},
-        tuple(Link(href, text) for href, text in _link_pairs(links)),
+        links_from_json(links),
     )  # fmt: skip
 
 

@@ -8,9 +8,10 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 
 from console.domain.ids import uuid7
 from console.domain.runbook import AppliesTo, Runbook, Step, parse_matcher, runbook_from_annotation
@@ -113,6 +114,16 @@ def runs_of_incidents(served: Served, expected: int, timeout: float = 15.0) -> l
         engine.dispose()
 
 
+def read_column(served: Served, query: Select[Any]) -> list[Any]:
+    """The first column of `query`'s rows, read beside the running server."""
+    engine = open_engine(f"sqlite:///{served.db}")
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+    finally:
+        engine.dispose()
+
+
 def send(served: Served, group: str, *fingerprints: str, alertname: str = "ProbeFailure") -> None:
     body = am_body(group, [am_alert(f, alertname=alertname) for f in fingerprints])
     answer = served.client.post("/integrations/alertmanager", json=body, headers=served.bearer("shop"))
@@ -144,13 +155,8 @@ def test_a_pagerduty_link_named_runbook_becomes_a_link_run_and_a_dashboard_link_
         time.sleep(0.5)  # a pass that would attach the dashboard has run by now
         assert len(runs_of_incidents(served, 2, timeout=0)) == 1
         assert runbook == runbook_from_annotation(url)
-        engine = open_engine(f"sqlite:///{served.db}")
-        try:
-            with engine.connect() as conn:
-                query = select(alerts.c.dedup_key).where(alerts.c.incident_id == incident)
-                assert conn.execute(query).scalar() == "disk"
-        finally:
-            engine.dispose()
+        query = select(alerts.c.dedup_key).where(alerts.c.incident_id == incident)
+        assert read_column(served, query)[0] == "disk"
 
 
 def test_a_group_with_two_runbook_urls_gets_one_link_run_for_each_in_the_order_they_came(
@@ -169,12 +175,7 @@ def test_a_group_with_two_runbook_urls_gets_one_link_run_for_each_in_the_order_t
         time.sleep(0.5)  # a pass that would attach a URL twice has run by now
         assert runs_of_incidents(served, 3, timeout=0) == found
         assert len({incident for incident, _runbook in found}) == 1
-        engine = open_engine(f"sqlite:///{served.db}")
-        try:
-            with engine.connect() as conn:
-                order = conn.execute(select(runs.c.runbook_id).order_by(runs.c.id)).scalars().all()
-        finally:
-            engine.dispose()
+        order = read_column(served, select(runs.c.runbook_id).order_by(runs.c.id))
         disk, probe = (runbook_from_annotation(url.strip()) for url in urls[:2])
         assert order == [disk.id, probe.id]
         assert sorted(runbook.id for _incident, runbook in found) == sorted([disk.id, probe.id])
