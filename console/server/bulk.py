@@ -47,7 +47,10 @@ class Codec:
             return value
         text = self._times.get(value)
         if text is None:
-            text = self._times[value] = f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+            # SQLAlchemy's format ("2026-11-27 20:00:00.000000"); isoformat writes it in half the
+            # time strftime takes, and pads years below 1000 as SQLAlchemy does.
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            text = self._times[value] = utc.isoformat(" ", "microseconds")[:-6]
         return text
 
     def load_time(self, value: datetime | str | None) -> datetime | None:
