@@ -19,7 +19,6 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, NoReturn
 
-import orjson
 from sqlalchemy import Connection, bindparam, func, select
 
 from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Link, TimelineEntry, quick_init
@@ -127,9 +126,10 @@ _INCIDENT_COLUMNS = (
     "seq",
 )
 _RAW_INCIDENTS = [raw(incidents.c[name]) for name in _INCIDENT_COLUMNS[:-1]]  # all but seq
-# Stored alerts are read without their labels and details: intake never reads them (see
+# Stored alerts are read without their labels, details and links: intake never reads them (see
 # `_ALERT_UPDATE`), and a re-sent Alertmanager group loads a hundred alerts a body.
-_LOADED_COLUMNS = tuple(name for name in _ALERT_COLUMNS if name not in ("labels", "details"))
+_UNLOADED = ("labels", "details", "links")
+_LOADED_COLUMNS = tuple(name for name in _ALERT_COLUMNS if name not in _UNLOADED)
 _RAW_ALERTS = [raw(alerts.c[name]) for name in _LOADED_COLUMNS]
 _OPEN_ALERTS_BY_KEYS = select(*_RAW_ALERTS).where(  # ungrouped ones: uq_alerts_open_key's order
     alerts.c.integration_id == bindparam("i"),
@@ -188,7 +188,6 @@ class IntakeView:
     alerts: dict[tuple[int, str], Alert | None] = field(default_factory=dict)
     groups: dict[tuple[int, str], dict[str, Alert]] = field(default_factory=dict)
     stored_alerts: dict[str, AlertStatus] = field(default_factory=dict)  # alerts with a row: stored status
-    links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     stored_incidents: dict[str, Incident] = field(default_factory=dict)  # as their rows hold them
     group_incident: dict[tuple[int, str], str | None] = field(default_factory=dict)
@@ -230,7 +229,6 @@ class IngestTransaction:
         self._alerts = view.alerts
         self._groups = view.groups
         self._stored_alerts = view.stored_alerts
-        self._links = view.links
         self._incidents = view.incidents
         self._stored_incidents = view.stored_incidents
         self._group_incident = view.group_incident
@@ -347,14 +345,7 @@ class IngestTransaction:
 
     def _alert(self, row: Sequence[Any]) -> Alert:
         """An alert from a row of `_LOADED_COLUMNS`, remembered as stored."""
-        text = row[14]
-        if isinstance(text, str):  # the alerts of a group mostly share their links: decode each once
-            links = self._links.get(text)
-            if links is None:
-                links = self._links[text] = links_from_json(orjson.loads(text))
-        else:  # already decoded by the driver
-            links = links_from_json(text)
-        alert = _alert(row, self._codec, links)
+        alert = _alert(row, self._codec)
         self._stored_alerts[alert.id] = alert.status
         return alert
 
@@ -462,8 +453,9 @@ class IngestTransaction:
                 self._alerts[key] = None
 
     def _keep_light(self, alert: Alert) -> None:
-        """Once written, an alert stays in the view without its labels and details, as stored alerts
-        are read (`_LOADED_COLUMNS`): they were most of the memory a view of a storm kept."""
+        """Once written, an alert stays in the view without its labels, details and links, as stored
+        alerts are read (`_LOADED_COLUMNS`): they were most of the memory a view of a storm kept, and
+        links two tracked objects an alert for the collector to scan."""
         if alert.group_key:
             held = self._groups.get((alert.integration_id, alert.group_key))
             if held is not None and held.get(alert.dedup_key) is alert:
@@ -553,10 +545,10 @@ _PRIORITY = {priority.value: priority for priority in Priority}
 
 
 class _Unread(Mapping[str, Any]):
-    """Labels or details that were not read from the database: any use is a bug, and says so."""
+    """Labels, details or links that were not read from the database: any use is a bug, and says so."""
 
     def _refuse(self) -> NoReturn:
-        raise LookupError("intake loads stored alerts without labels and details (ingest._LOADED_COLUMNS)")
+        raise LookupError("intake loads stored alerts without labels, details and links (ingest._UNLOADED)")
 
     def __getitem__(self, key: str) -> Any:
         self._refuse()
@@ -571,18 +563,18 @@ class _Unread(Mapping[str, Any]):
 _UNREAD = _Unread()
 _ALERT_FIELDS = [f.name for f in fields(Alert)]
 _alert_values = attrgetter(*_ALERT_FIELDS)  # Alert's fields in __init__'s order, in one C call
-_LABELS, _DETAILS = _ALERT_FIELDS.index("labels"), _ALERT_FIELDS.index("details")
+_LABELS, _DETAILS, _LINKS = (_ALERT_FIELDS.index(name) for name in _UNLOADED)
 
 
 def _light(alert: Alert) -> Alert:
-    """The alert without labels and details: 4 µs, where dataclasses.replace (every field read by
-    name and passed as a keyword) took 9 µs of each alert intake writes."""
+    """The alert without labels, details and links: 4 µs, where dataclasses.replace (every field
+    read by name and passed as a keyword) took 9 µs of each alert intake writes."""
     values = list(_alert_values(alert))
-    values[_LABELS] = values[_DETAILS] = _UNREAD
+    values[_LABELS] = values[_DETAILS] = values[_LINKS] = _UNREAD
     return Alert(*values)
 
 
-def _alert(row: Sequence[Any], codec: Codec, links: tuple[Link, ...]) -> Alert:
+def _alert(row: Sequence[Any], codec: Codec) -> Alert:
     """An alert from a row of `_LOADED_COLUMNS` as the driver returns it."""
     time = codec.load_time
     return Alert(
@@ -602,12 +594,12 @@ def _alert(row: Sequence[Any], codec: Codec, links: tuple[Link, ...]) -> Alert:
         klass=row[13],
         labels=_UNREAD,
         details=_UNREAD,
-        links=links,
-        repeat_count=row[15],
-        first_seen=time(row[16]),  # type: ignore[arg-type]
-        last_seen=time(row[17]),  # type: ignore[arg-type]
-        acknowledged_at=time(row[18]),
-        resolved_at=time(row[19]),
+        links=_UNREAD,  # type: ignore[arg-type]  # refuses any use, as labels and details do
+        repeat_count=row[14],
+        first_seen=time(row[15]),  # type: ignore[arg-type]
+        last_seen=time(row[16]),  # type: ignore[arg-type]
+        acknowledged_at=time(row[17]),
+        resolved_at=time(row[18]),
     )
 
 

@@ -215,7 +215,7 @@ def _set_columns(update_sql: str) -> list[str]:
     return [assignment.split("=", 1)[0].strip() for assignment in assignments.split(",")]
 
 
-def test_a_written_alert_is_kept_light_every_field_but_labels_and_details_as_written() -> None:
+def test_a_written_alert_is_kept_light_every_field_but_labels_details_and_links_as_written() -> None:
     # ingest._light rebuilds the alert from its fields in order: a new or moved field must keep them.
     from dataclasses import fields
 
@@ -231,8 +231,29 @@ def test_a_written_alert_is_kept_light_every_field_but_labels_and_details_as_wri
     )
     light = _light(alert)
     for field in fields(Alert):
-        if field.name not in ("labels", "details"):
+        if field.name not in ("labels", "details", "links"):
             assert getattr(light, field.name) == getattr(alert, field.name), field.name
-    for unread in (light.labels, light.details):
+    for unread in (light.labels, light.details, light.links):
         with pytest.raises(LookupError):
-            dict(unread)
+            list(unread)
+
+
+def test_an_alert_loaded_without_its_links_keeps_them_through_acknowledge_and_resolve(
+    tmp_path: Path,
+) -> None:
+    # Writer 1 loads the alert from the database (its view is empty), writer 0 again after writer 1
+    # wrote: both fold it without links, and neither may write them.
+    links = [{"href": "https://runbooks.example/disk", "text": "Runbook"}]
+
+    async def scenario(w: Writers) -> None:
+        event = json.loads(_trigger(w.key, "disk"))
+        await w.pd(json.dumps({**event, "links": links}).encode())
+        ack = {"routing_key": w.key, "event_action": "acknowledge", "dedup_key": "disk"}
+        await w.pd(json.dumps(ack).encode(), writer=1)
+        await w.pd(_trigger(w.key, "disk", "disk still full"), writer=0)
+        await w.pd(_resolve(w.key, "disk"), writer=1)
+
+    w = run(tmp_path / "server.db", 2, scenario)
+    [(status, summary, repeats, stored)] = w.rows("SELECT status, summary, repeat_count, links FROM alerts")
+    assert (status, summary, repeats) == ("resolved", "disk still full", 1)
+    assert json.loads(stored) == links
