@@ -660,6 +660,14 @@ class FaultProxy:
                 return
             link = _Link(self, fault, truncate_after, reader, writer)
             self._links.add(link)
+            # stall_all() or set_fault() may have run while this connection was set up, and they reach
+            # only the links they saw: follow the stall as it is now (once a keep-alive connection
+            # escaped stall_all that way, and its console stayed online through the stall phase).
+            if self._chaos is None and stall_for is None:
+                if self._fault is Fault.STALL:
+                    link.flowing.clear()
+                else:
+                    link.flowing.set()
             release = None
             if stall_for is not None:
                 release = asyncio.get_running_loop().call_later(stall_for, link.flowing.set)

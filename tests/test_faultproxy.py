@@ -292,6 +292,71 @@ def test_stall_all_freezes_a_live_stream_until_healed(proxy: FaultProxy) -> None
     assert b"".join(events) == b"".join(event(i) for i in range(8))
 
 
+class _HeldSetup:
+    """Holds the proxy's setup of each client connection (its `open_connection(sock=...)`) until
+    `release()`, so a fault can change in between."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = threading.Event()
+        self._released = threading.Event()
+        real = asyncio.open_connection
+
+        async def held(*args: Any, **kwargs: Any) -> Any:
+            if "sock" in kwargs:  # the client side; the upstream side passes host and port
+                self.entered.set()
+                while not self._released.is_set():
+                    await asyncio.sleep(0.005)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "open_connection", held)
+
+    def release(self) -> None:
+        self._released.set()
+
+
+def _post_in_thread(proxy: FaultProxy, body: bytes, timeout: float) -> tuple[threading.Thread, list[object]]:
+    """POST /record from a thread; the list gets its status code or its error."""
+    outcome: list[object] = []
+
+    def post() -> None:
+        try:
+            with client(proxy, timeout=timeout) as http:
+                outcome.append(http.post("/record", content=body).status_code)
+        except httpx.HTTPError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread, outcome
+
+
+def test_stall_all_during_a_connections_setup_stalls_it_too(
+    proxy: FaultProxy, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = _HeldSetup(monkeypatch)
+    thread, outcome = _post_in_thread(proxy, b"escaped", timeout=0.5)
+    assert setup.entered.wait(3)
+    assert proxy.stall_all() == 0  # the connection is not a link yet
+    setup.release()
+    thread.join(5)
+    assert isinstance(outcome[0], httpx.ReadTimeout), outcome
+    assert app.recorded() == []
+
+
+def test_healing_during_a_stalled_connections_setup_releases_it(
+    proxy: FaultProxy, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy.set_fault(Fault.STALL)
+    setup = _HeldSetup(monkeypatch)
+    thread, outcome = _post_in_thread(proxy, b"healed", timeout=3)
+    assert setup.entered.wait(3)
+    proxy.set_fault(Fault.NONE)
+    setup.release()
+    thread.join(5)
+    assert outcome == [200]
+    assert app.recorded() == [b"healed"]
+
+
 def test_drop_response_applies_the_request_but_loses_the_answer(proxy: FaultProxy, app: App) -> None:
     proxy.set_fault(Fault.DROP_RESPONSE)
     with client(proxy) as http:

@@ -65,13 +65,6 @@ PHASE_DEADLINE = 15.0
 CONVERGE_WITHIN = 20.0
 POKE_MARGIN = 1.2  # the event is sent when each engine's slow timer is at least this far off
 
-# A bug of tests/faultproxy.py, not the product's: when a link ends (reset_all(), say) in the loop iteration
-# in which its upstream connection completes, _Link._teardown cancels the three pump tasks _open_upstream
-# has just created before their first step; such a task never runs _guard's body, so the pump coroutine
-# handed to it is never awaited and Python warns when it is freed (with filterwarnings=error, a
-# PytestUnraisableExceptionWarning in ~1 run of 5 here). Nothing leaks: _teardown closes both sockets.
-# Fix there: in _Link._spawn, `task.add_done_callback(lambda _: coro.close())`; then drop this filter.
-
 
 class WatchedEngine(SyncEngine):
     """The product's engine, remembering when it was woken (by the test, or by its stream's pokes)."""
