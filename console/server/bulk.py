@@ -10,7 +10,7 @@ with the same Codec.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
@@ -166,6 +166,13 @@ def _padded(values: list[Any]) -> list[Any]:
     """A list of keys for `IN (...)`, repeated up to a power of two so few sizes get compiled."""
     size = 1 << max(0, len(values) - 1).bit_length()
     return values + [values[-1]] * (size - len(values)) if values else values
+
+
+def chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """`values` in slices of `size`: lists for `IN (...)` that stay under the database's bound
+    parameter limit."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def fetch(conn: Connection, statement: Select[Any], params: Mapping[str, Any]) -> list[Row]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -40,7 +40,7 @@ from console.domain.oncall_json import policy_from_json
 from console.domain.priority import Priority
 from console.domain.schedule import Schedule
 from console.domain.status import Rank, Status
-from console.server.bulk import Codec, fetch, insert_rows, raw
+from console.server.bulk import Codec, chunks, fetch, insert_rows, raw
 from console.server.changes import ChangeFeed, last_seq, read_meta
 from console.server.ingest import read_incident, write_incidents, write_timeline
 from console.server.oncall import read_schedules
@@ -158,7 +158,7 @@ def _plan(
     if not written:
         return 0
     jobs: dict[str, _Job] = {}
-    for chunk in _chunks([incident_id for incident_id, _service in written] if any_jobs else []):
+    for chunk in chunks([incident_id for incident_id, _service in written] if any_jobs else []):
         for incident_id, epoch, kind, stored_due in fetch(conn, _JOBS_OF, {"ids": chunk}):
             due_at = codec.load_time(stored_due)
             assert due_at is not None
@@ -167,7 +167,7 @@ def _plan(
     if not wanted:
         return 0
     found: dict[str, Any] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         found.update((row[0], row) for row in fetch(conn, _PLANNED, {"ids": chunk}))
     requested: set[tuple[str, int]] | None = None  # read when first needed: most passes never do
     new_jobs: list[dict[str, Any]] = []
@@ -246,7 +246,7 @@ def _write_jobs(
         conn.execute(insert(escalations), new)
     if moved:
         conn.execute(_JOB_UPDATE, moved)
-    for chunk in _chunks(ended):
+    for chunk in chunks(ended):
         conn.execute(delete(escalations).where(_e.incident_id.in_(chunk)))
 
 
@@ -415,11 +415,6 @@ def _ack_timeout(
     entry = TimelineEntry(uuid7(), incident.id, incident.service_id, at, EntryKind.ACK_TIMED_OUT, ACTOR, body)
     write_timeline(conn, codec, seq, [entry])
     _set_job(conn, incident.id, exists=True, epoch=epoch, kind=PAGE, due_at=at)
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 class EscalationDriver:

@@ -25,7 +25,7 @@ from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Lin
 from console.domain.intake import AlertEvent, Context, Outcome, fold, fold_group
 from console.domain.priority import Priority, Severity
 from console.domain.status import Rank, Status
-from console.server.bulk import Codec, Row, fetch, insert_rows, raw, update_rows
+from console.server.bulk import Codec, Row, chunks, fetch, insert_rows, raw, update_rows
 from console.server.tables import alerts, events, incidents, timeline
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class IngestTransaction:
         for integration_id, dedup_key in sorted(unknown):
             by_integration.setdefault(integration_id, []).append(dedup_key)
         for integration_id, dedup_keys in by_integration.items():
-            for chunk in _chunks(dedup_keys):
+            for chunk in chunks(dedup_keys):
                 for row in fetch(self._conn, _OPEN_ALERTS_BY_KEYS, {"i": integration_id, "keys": chunk}):
                     alert = self._alert(row)
                     self._alerts[(alert.integration_id, alert.dedup_key)] = alert
@@ -272,7 +272,7 @@ class IngestTransaction:
             for group_key in group_keys:
                 wanted.update(a.incident_id for a in self._groups[(integration_id, group_key)].values())
         missing = sorted(incident_id for incident_id in wanted if incident_id not in self._incidents)
-        for chunk in _chunks(missing):
+        for chunk in chunks(missing):
             for row in fetch(self._conn, _INCIDENTS_BY_IDS, {"ids": chunk}):
                 self._remember(row)
 
@@ -280,7 +280,7 @@ class IngestTransaction:
         """Alertmanager posts whole groups: a query or two load every open alert and the open
         incident of each group of a batch."""
         keys = sorted(g for g in group_keys if (integration_id, g) not in self._groups)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             params = {"i": integration_id, "groups": chunk}
             for g in chunk:
                 self._groups[(integration_id, g)] = {}
@@ -503,11 +503,6 @@ class IngestTransaction:
             stored[alert.id] = alert.status
             self._keep_light(alert)
         self._pending = _Pending()
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 _MAX_NUMBER = select(func.coalesce(func.max(incidents.c.number), 0))

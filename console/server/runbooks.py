@@ -23,7 +23,7 @@ from console.domain.runbook import Runbook, alert_fields, attach, runbook_url_in
 from console.domain.runbook_json import runbook_from_json, runbook_json
 from console.domain.status import Rank
 from console.server.admin import change_seq
-from console.server.bulk import Codec, fetch, raw
+from console.server.bulk import Codec, chunks, fetch, raw
 from console.server.ingest import links_from_json
 from console.server.tables import alerts, incidents, runbooks, runs, services, timeline
 
@@ -143,7 +143,7 @@ def attach_runs(conn: Connection, *, since: int, at: datetime, seq: int) -> int:
     if not wanted:
         return 0
     started = 0
-    for chunk in _chunks(list(wanted)):
+    for chunk in chunks(list(wanted)):
         have = {
             (row.incident_id, row.runbook_id)
             for row in conn.execute(
@@ -211,7 +211,7 @@ def _new_alerts(
 
 def _open_incidents(conn: Connection, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         found.update(row[0] for row in fetch(conn, _OPEN_OF, {"ids": chunk}))
     return found
 
@@ -235,7 +235,7 @@ def _reported(conn: Connection, since: int) -> Iterable[tuple[str, str, str]]:
         return
     open_ids = _open_incidents(conn, ids)
     names = _service_names(conn)
-    for chunk in _chunks(sorted(open_ids)):
+    for chunk in chunks(sorted(open_ids)):
         for row in conn.execute(select(i.id, i.title, i.service_id).where(i.id.in_(chunk))):
             yield row.id, names[row.service_id], row.title
 
@@ -279,8 +279,3 @@ def _alert(row: Sequence[Any], at: datetime, codec: Codec) -> Alert:
 
 def _link_pairs(links: list[dict[str, str]] | None) -> Iterable[tuple[str, str]]:
     return ((link["href"], link.get("text", "")) for link in links or ())
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

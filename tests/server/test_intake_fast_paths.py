@@ -161,7 +161,7 @@ def test_the_fast_path_takes_only_what_the_model_takes_and_reads_it_the_same(bod
 @settings(max_examples=1000)
 @given(datetime_texts() | valid_times)
 def test_plain_datetimes_read_as_pydantic_reads_them(text: str) -> None:
-    fast = pagerduty._plain_datetime(text)
+    fast = pagerduty.plain_datetime(text)
     if fast is None:
         return
     slow = TypeAdapter(datetime).validate_json(json.dumps(text))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from console.domain.incident import Link
 from console.domain.intake import AlertEvent, EventAction
 from console.domain.priority import Severity, severity_from_label
-from console.server.intake.pagerduty import _plain_datetime
+from console.server.intake.pagerduty import plain_datetime
 
 # Alertmanager's zero time: "0001-01-01T00:00:00Z" while firing.
 _ZERO_YEAR = 1
@@ -251,7 +251,7 @@ def _read_time(text: object, times: dict[str, datetime]) -> datetime | None:
         return None
     read = times.get(text)
     if read is None:
-        read = _plain_datetime(text)
+        read = plain_datetime(text)
         if read is None:
             return None
         times[text] = read
