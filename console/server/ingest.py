@@ -454,8 +454,8 @@ class IngestTransaction:
 
     def _keep_light(self, alert: Alert) -> None:
         """Once written, an alert stays in the view without its labels, details and links, as stored
-        alerts are read (`_LOADED_COLUMNS`): they were most of the memory a view of a storm kept, and
-        links two tracked objects an alert for the collector to scan."""
+        alerts are read (`_LOADED_COLUMNS`): labels and details were most of the memory a view of a
+        storm kept, and links two more objects an alert for the collector to scan."""
         if alert.group_key:
             held = self._groups.get((alert.integration_id, alert.group_key))
             if held is not None and held.get(alert.dedup_key) is alert:
