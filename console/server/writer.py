@@ -99,6 +99,7 @@ class GroupCommitWriter:
         # when its own seq follows (no other process wrote between).
         self._view: IntakeView | None = None
         self._view_seq = 0
+        self._draining: set[asyncio.Task[None]] = set()  # views let go, freed a slice at a time
 
     @property
     def pending(self) -> int:
@@ -116,6 +117,7 @@ class GroupCommitWriter:
         self._wakeup.set()
         await self._task
         self._task = None
+        await asyncio.gather(*self._draining)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -186,7 +188,10 @@ class GroupCommitWriter:
                     seq = next_seq(conn, at, _origin(commands))
                     numbers = incident_numbers(conn)
                     intake = [c for c in commands if not isinstance(c, Push | Call)]
-                    view, self._view = (self._view if seq == self._view_seq + 1 else None), None
+                    view, self._view = self._view, None
+                    if view is not None and seq != self._view_seq + 1:  # another process wrote since
+                        self._let_go(view)
+                        view = None
                     tx = IngestTransaction(conn, at=at, new_id=uuid7, numbers=numbers, seq=seq, view=view)
                     tx.prefetch(intake)
                     done: dict[int, Result] = {id(command): tx.apply(command) for command in intake}
@@ -221,10 +226,21 @@ class GroupCommitWriter:
         """Keep the committed view for the next group, but not what other work in the group may
         have changed behind it: a console's ops change alerts and incidents, engine passes incidents."""
         if any(isinstance(c, Push) for c in commands) or view.size > self._max_view:
+            self._let_go(view)
             return
         if any(isinstance(c, Call) for c in commands):
             view.forget_incidents()
         self._view, self._view_seq = view, seq
+
+    def _let_go(self, view: IntakeView) -> None:
+        """Free a view no group will use again a slice at a time, between the loop's other work."""
+        self._draining.add(task := asyncio.get_running_loop().create_task(self._drain(view)))
+        task.add_done_callback(self._draining.discard)
+
+    @staticmethod
+    async def _drain(view: IntakeView) -> None:
+        for _ in view.drain():
+            await asyncio.sleep(0)
 
 
 def _origin(commands: list[Write]) -> str:
