@@ -198,12 +198,15 @@ class IntakeView:
         """Entries held, to bound the memory a view may keep."""
         return len(self.alerts) + len(self.stored_alerts) + len(self.incidents) + len(self.group_incident)
 
-    def forget_incidents(self) -> None:
-        """After other writes to incidents (an engine pass): their rows are read again when needed."""
-        self.incidents.clear()
-        self.stored_incidents.clear()
-        self.group_incident.clear()
-        self.service_incident.clear()
+    def forget_incidents(self, written: Iterable[Row]) -> None:
+        """After other work wrote these incidents (rows of `incidents_written_at`: an engine pass):
+        they, and which incident is open for their group and service, are read again when needed.
+        The rest of the view stands: nothing else wrote it."""
+        for incident_id, integration_id, group_key, service_id in written:
+            self.incidents.pop(incident_id, None)
+            self.stored_incidents.pop(incident_id, None)
+            self.group_incident.pop((integration_id, group_key), None)
+            self.service_incident.pop(service_id, None)
 
     def drain(self, per_slice: int = 2000) -> Iterator[None]:
         """Empty the view, pausing (yielding) after about `per_slice` entries, a group's alerts
@@ -220,6 +223,17 @@ class IntakeView:
                     budget = per_slice
         self.group_incident.clear()  # ids and None: cheap to free
         self.service_incident.clear()
+
+
+_WRITTEN_AT = select(
+    *(raw(incidents.c[name]) for name in ("id", "integration_id", "group_key", "service_id"))
+).where(incidents.c.seq == bindparam("seq"))
+
+
+def incidents_written_at(conn: Connection, seq: int) -> list[Row]:
+    """(id, integration_id, group_key, service_id) of the incidents the transaction of `seq` wrote:
+    every write of an incident stamps its row with the writer's seq."""
+    return fetch(conn, _WRITTEN_AT, {"seq": seq})
 
 
 class IngestTransaction:

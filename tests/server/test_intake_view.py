@@ -168,6 +168,41 @@ def test_a_repeat_keeps_what_an_engine_pass_changed_on_the_incident(tmp_path: Pa
     assert w.rows("SELECT repeat_count FROM alerts") == [(1,)]
 
 
+def test_after_an_engine_pass_only_the_incidents_it_wrote_are_read_again(tmp_path: Path) -> None:
+    queries: list[str] = []
+
+    async def scenario(w: Writers) -> None:
+        await w.pd(_trigger(w.key, "disk"))
+        await w.pd(_trigger(w.key, "cpu"))
+        disk = w.incident_of("disk")
+
+        def engine_pass(conn: Connection, at: datetime, seq: int) -> None:
+            conn.execute(
+                update(incidents).where(incidents.c.id == disk).values(description="checked", seq=seq)
+            )
+
+        await w.writers[0].submit_call(engine_pass)
+        raw: Any = w.writers[0]._conn.connection.dbapi_connection  # type: ignore[union-attr]
+        raw.set_trace_callback(queries.append)
+        await w.pd(_trigger(w.key, "cpu", summary="cpu still hot"))
+        untouched = list(queries)
+        await w.pd(_trigger(w.key, "disk", summary="disk still full"))
+        raw.set_trace_callback(None)
+        assert not [q for q in untouched if "FROM incidents" in q], untouched
+        assert [q for q in queries[len(untouched) :] if "FROM incidents" in q]
+
+    w = run(tmp_path / "server.db", 1, scenario)
+
+    assert w.rows("SELECT dedup_key, repeat_count FROM alerts ORDER BY dedup_key") == [
+        ("cpu", 1),
+        ("disk", 1),
+    ]
+    assert w.rows("SELECT description, alert_count FROM incidents ORDER BY number") == [
+        ("checked", 1),
+        ("", 1),
+    ]
+
+
 @pytest.mark.parametrize("groups", [1, 3])
 def test_re_sent_groups_are_found_without_reading_them_again(tmp_path: Path, groups: int) -> None:
     """The point of the view: a group re-sent by Alertmanager is known from the last commit."""
