@@ -5,7 +5,6 @@
 from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from console.server.directory import Directory, User
 
@@ -23,9 +22,7 @@ def user_dependency(directory: Directory) -> Callable[[Request], Awaitable[User]
                 },
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        known, user = directory.cached_user(token.strip())
-        if not known:
-            user = await run_in_threadpool(directory.load_user, token.strip())
+        user = await directory.user(token.strip())
         if user is None:
             raise HTTPException(
                 403,

@@ -142,9 +142,7 @@ class Intake:
                 [f"{field}: required"],
                 headers,
             )
-        known, integration = self._directory.cached_integration(key)
-        if not known:
-            integration = await self._directory.load_integration_async(key)
+        integration = await self._directory.integration(key)
         if integration is None:
             raise IntakeError(
                 403, "forbidden", "The integration key is not known here.", [f"{field}: unknown key"]
