@@ -123,7 +123,8 @@ class GroupCommitWriter:
         self._wakeup.set()
         await self._task
         self._task = None
-        await asyncio.gather(*self._draining)
+        for draining in list(self._draining):  # what is left is freed at once: nothing waits now
+            draining.cancel()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -242,14 +243,17 @@ class GroupCommitWriter:
         self._view, self._view_seq = view, seq
 
     def _let_go(self, view: IntakeView) -> None:
-        """Free a view no group will use again a slice at a time, between the loop's other work."""
+        """Free a view no group will use again over the next seconds, a slice at a time."""
         self._draining.add(task := asyncio.get_running_loop().create_task(self._drain(view)))
         task.add_done_callback(self._draining.discard)
 
     @staticmethod
     async def _drain(view: IntakeView) -> None:
-        for _ in view.drain():
-            await asyncio.sleep(0)
+        # A full view (200,000 entries) is 120 ms of CPU to free. At once it stopped the loop; in
+        # back-to-back slices it still held the loop and the GIL while the next groups re-read and
+        # committed (one took 154 ms). 1,000 entries every 10 ms: about 6 % of a core for 2 s.
+        for _ in view.drain(per_slice=1000):
+            await asyncio.sleep(0.01)
 
 
 def _origin(commands: list[Write]) -> str:
