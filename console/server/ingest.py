@@ -208,7 +208,7 @@ class IntakeView:
             self.group_incident.pop((integration_id, group_key), None)
             self.service_incident.pop(service_id, None)
 
-    def drain(self, per_slice: int = 2000) -> Iterator[None]:
+    def drain(self, per_slice: int = 1000) -> Iterator[None]:
         """Empty the view, pausing (yielding) after about `per_slice` entries, a group's alerts
         counted one by one: freeing a full view at once (200,000 entries) held the server's event
         loop for 122 ms, so its caller frees it between other work."""
