@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)"
     )
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--log-stalls",
+        type=float,
+        default=100.0,
+        metavar="MS",
+        help="log each event-loop stall of at least MS ms, with where the loop was (default 100; 0: off)",
+    )
 
     admin = commands.add_parser("admin", help="manage services and users")
     admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
@@ -215,6 +222,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.tls_key,
         workers,
         settings.data_dir,
+        args.log_stalls / 1000,
     )
     logging.getLogger(__name__).info(
         "serving on %s://%s:%d with %d worker(s) (log: %s)",

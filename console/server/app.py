@@ -25,6 +25,7 @@ from console.server.directory import Directory
 from console.server.escalation import EscalationDriver
 from console.server.intake.asgi import IntakeFastPath
 from console.server.intake.handlers import Intake, openapi_paths
+from console.server.stall_watch import StallWatch
 from console.server.sync_api import sync_router
 from console.server.writelock import WriteLock
 from console.server.writer import GroupCommitWriter
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 class AppConfig:
     db_url: str
     max_pending: int = 5000
+    log_stalls: float = 0.1  # s: event-loop stalls at least this long are logged, with where; 0: none
 
 
 class ServerApp:
@@ -64,9 +66,12 @@ def create_app(config: AppConfig) -> ServerApp:
     checkpointer = Checkpointer(read_engine)
     directory = Directory(read_engine)
     escalation = EscalationDriver(read_engine, writer.submit_call, feed)
+    stalls = StallWatch(config.log_stalls) if config.log_stalls > 0 else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if stalls is not None:
+            stalls.start()
         await run_in_threadpool(migrate, write_engine)
         writer.start()
         await run_in_threadpool(feed.start_reading)
@@ -83,6 +88,8 @@ def create_app(config: AppConfig) -> ServerApp:
             await run_in_threadpool(checkpointer.stop)
             write_engine.dispose()
             read_engine.dispose()
+            if stalls is not None:
+                await stalls.stop()
 
     app = FastAPI(
         title="Responder Console server",

@@ -36,6 +36,7 @@ class ServeOptions:
     tls_key: Path | None = None
     workers: int = 1
     log_dir: Path | None = None  # where worker processes log (they start with no logging set up)
+    log_stalls: float = 0.1  # s: event-loop stalls at least this long are logged (0: none)
 
     @property
     def scheme(self) -> str:
@@ -76,14 +77,16 @@ def serve(options: ServeOptions) -> None:
     turns on the database through the write lock, so both cores work.
     """
     if options.workers <= 1:
-        server = Server(create_app(AppConfig(db_url=options.db_url)), options)
+        server = Server(create_app(AppConfig(db_url=options.db_url, log_stalls=options.log_stalls)), options)
         tune_gc()
         server.run()
         return
     engine = open_engine(options.db_url, writer=True)
     migrate(engine)  # once, before the workers start
     engine.dispose()
-    os.environ[_APP_ENV] = json.dumps({"db_url": options.db_url, "log_dir": str(options.log_dir or "")})
+    os.environ[_APP_ENV] = json.dumps(
+        {"db_url": options.db_url, "log_dir": str(options.log_dir or ""), "log_stalls": options.log_stalls}
+    )
     uvicorn.run(
         "console.server.runner:app_from_environment",
         factory=True,
@@ -110,7 +113,7 @@ def app_from_environment() -> ASGIApp:
         from console import logs
 
         logs.configure(Path(given["log_dir"]))
-    app = create_app(AppConfig(db_url=given["db_url"]))
+    app = create_app(AppConfig(db_url=given["db_url"], log_stalls=given["log_stalls"]))
     tune_gc()
     return app
 

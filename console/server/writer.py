@@ -237,6 +237,8 @@ class GroupCommitWriter:
         incident at each pass (one every 0.5 s under load) made the next groups read again each
         incident they touched."""
         if any(isinstance(c, Push) for c in commands) or view.size > self._max_view:
+            if view.size > self._max_view:
+                log.info("intake's view reached its bound (%d entries): it starts again", view.size)
             self._let_go(view)
             return
         view.forget_incidents(written)

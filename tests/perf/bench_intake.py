@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import sqlite3
@@ -170,11 +171,47 @@ class CpuWindow:
         )
 
 
+STALL_LINE = re.compile(r"the event loop stalled (\d+) ms")
+FRAME = re.compile(r'File ".*?([\w.]+/[\w.]+\.py)", line (\d+), in (\S+)')
+
+
+STALL_MS = 20  # the server logs event-loop stalls from this long, with where the loop was
+
+
 class Server:
     def __init__(self, data_dir: Path, extra: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.db = data_dir / "server.db"
-        self.process = ServerProcess(data_dir, extra=extra)
+        self.log = data_dir / "logs" / "responder.log"
+        self.process = ServerProcess(data_dir, extra=("--log-stalls", str(STALL_MS), *extra))
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def stalls_since(self, offset: int) -> list[tuple[float, str]]:
+        """(ms, where) of each event-loop stall the server logged after `offset`: the innermost frame of
+        this project's code, or the innermost of any when there is none of ours."""
+        with self.log.open(encoding="utf-8", errors="replace") as text:
+            text.seek(offset)
+            lines = text.read().splitlines()
+        stalls: list[tuple[float, str]] = []
+        for number, line in enumerate(lines):
+            found = STALL_LINE.search(line)
+            if found is None:
+                continue
+            where = innermost = "?"
+            for frame in lines[number + 1 :]:
+                if not frame.startswith(" "):
+                    break  # the next log record
+                if (seen := FRAME.search(frame)) is not None:
+                    innermost = f"{seen[1]}:{seen[2]} {seen[3]}"
+                    if "/console/" in frame:
+                        where = innermost
+            where = where if where != "?" else innermost
+            if where == "?" and number + 1 < len(lines):  # "(not seen: ...)", "(between callbacks: ...)"
+                where = lines[number + 1].strip("( )").split(",")[0]
+            stalls.append((float(found[1]), where))
+        return stalls
 
     @property
     def pid(self) -> int:
@@ -562,8 +599,10 @@ class Bench:
             "duration": args.rate_duration,
             "drain_timeout": 30.0,
         }
+        log_at = self.server.log_size()
         with CpuWindow(self.server.pid) as cpu:
             out = run_loadgen(spec, timeout=args.rate_duration + 120)
+        stalls = sorted(self.server.stalls_since(log_at), reverse=True)
         stored = self.stored_since(before)
         unanswered = out["written"] - out["answered"]
         self.ledger.add(f"pd at {rate:.0f}/s", out["ok"], unanswered, stored)
@@ -581,7 +620,10 @@ class Bench:
             f"[target p99 < {TARGET_P99_MS:.0f} ms: {verdict(met)}]\n"
             f"    of which the generator's send lag: p50 {lag.get('p50', 0):.2f} ms, "
             f"p99 {lag.get('p99', 0):.2f} ms (waiting for a free connection, timer ticks)\n"
-            f"    {cpu.describe()}; load generator {out['cores']:.2f} cores"
+            f"    {cpu.describe()}; load generator {out['cores']:.2f} cores\n"
+            f"    event-loop stalls >= {STALL_MS} ms (server log, warm-up and drain included): "
+            f"{len(stalls)}{'; longest ' if stalls else ''}"
+            + ", ".join(f"{ms:.0f} ms in {where}" for ms, where in stalls[:3])
         )
         if out["unanswered"]:
             self.say(
@@ -592,6 +634,7 @@ class Bench:
             **out,
             "events_per_s_answered": achieved,
             "target_met": met,
+            "loop_stalls_ms": [ms for ms, _ in stalls],
         }
 
     # phase 3
