@@ -171,11 +171,9 @@ class CpuWindow:
         )
 
 
+STALL_MS = 20  # the server logs event-loop stalls from this long, with where the loop was
 STALL_LINE = re.compile(r"the event loop stalled (\d+) ms")
 FRAME = re.compile(r'File ".*?([\w.]+/[\w.]+\.py)", line (\d+), in (\S+)')
-
-
-STALL_MS = 20  # the server logs event-loop stalls from this long, with where the loop was
 
 
 class Server:
