@@ -12,8 +12,11 @@ survivors need not be scanned often. In a server process:
 - young objects are collected as Python does, every 10,000 net allocations instead of 700 (an event
   makes a few hundred short-lived objects; at 700 the collector ran every couple of events, about
   5 % of the CPU);
-- once a second, a thread of this module collects what survived the young collections since, and
-  freezes what is still alive: a pause of about 10 ms at 2,000 events/s;
+- four times a second, a thread of this module collects what survived the young collections since,
+  and freezes what is still alive. Once a second, that was a pause of 10-16 ms at 2,000 events/s, and
+  with the rest of a moment's work the event loop stopped 20-27 ms about once a second (`serve
+  --log-stalls`); four times a second the pauses are a quarter as long (stalls of 20 ms or more at
+  2,000 events/s: 3 against 18 in four runs each of bench_intake);
 - once an hour it collects everything, frozen or not: cycles that formed among frozen objects
   (a connection kept open for a while, then closed) are garbage until then. That pause grows with
   the heap: 0.5-0.7 s measured after a minute at 2,000 events/s.
@@ -35,7 +38,7 @@ YOUNG_THRESHOLD = 10_000
 NEVER = 2**31 - 1  # a generation's count never reaches it: no automatic collection of that generation
 
 
-def tune_gc(*, every: float = 1.0, full_every: float = 3600.0) -> threading.Thread | None:
+def tune_gc(*, every: float = 0.25, full_every: float = 3600.0) -> threading.Thread | None:
     """Apply the schedule to this process; returns the thread that collects survivors."""
     gc.freeze()
     if sys.version_info >= (3, 14):
