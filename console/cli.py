@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=100.0,
         metavar="MS",
-        help="log each event-loop stall of at least MS ms, with where the loop was (default 100; 0: off)",
+        help="log each event-loop stall (with where the loop was) and each group commit of at least MS ms"
+        " (default 100; 0: off)",
     )
 
     admin = commands.add_parser("admin", help="manage services and users")

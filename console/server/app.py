@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class AppConfig:
     db_url: str
     max_pending: int = 5000
-    log_stalls: float = 0.1  # s: event-loop stalls at least this long are logged, with where; 0: none
+    log_stalls: float = 0.1  # s: loop stalls (with where) and group commits this long are logged; 0: none
 
 
 class ServerApp:
@@ -62,7 +62,9 @@ def create_app(config: AppConfig) -> ServerApp:
     database_file = write_engine.url.database if write_engine.dialect.name == "sqlite" else None
     lock = WriteLock(Path(database_file) if database_file else None)
     feed = ChangeFeed(read_engine)
-    writer = GroupCommitWriter(write_engine, lock, max_pending=config.max_pending, on_commit=feed.publish)
+    writer = GroupCommitWriter(
+        write_engine, lock, max_pending=config.max_pending, log_slow=config.log_stalls, on_commit=feed.publish
+    )
     checkpointer = Checkpointer(read_engine)
     directory = Directory(read_engine)
     escalation = EscalationDriver(read_engine, writer.submit_call, feed)

@@ -173,6 +173,7 @@ class CpuWindow:
 
 STALL_MS = 20  # the server logs event-loop stalls from this long, with where the loop was
 STALL_LINE = re.compile(r"the event loop stalled (\d+) ms")
+SLOW_GROUP = re.compile(r"a group of (\d+) commands took (\d+) ms to store, (\d+) ms of it committing")
 FRAME = re.compile(r'File ".*?([\w.]+/[\w.]+\.py)", line (\d+), in (\S+)')
 
 
@@ -185,6 +186,13 @@ class Server:
 
     def log_size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
+
+    def slow_groups_since(self, offset: int) -> list[tuple[float, float, int]]:
+        """(ms, of which committing, commands) of each group commit the server logged as slow."""
+        with self.log.open(encoding="utf-8", errors="replace") as text:
+            text.seek(offset)
+            found = SLOW_GROUP.findall(text.read())
+        return [(float(ms), float(commit), int(size)) for size, ms, commit in found]
 
     def stalls_since(self, offset: int) -> list[tuple[float, str]]:
         """(ms, where) of each event-loop stall the server logged after `offset`: the innermost frame of
@@ -601,6 +609,7 @@ class Bench:
         with CpuWindow(self.server.pid) as cpu:
             out = run_loadgen(spec, timeout=args.rate_duration + 120)
         stalls = sorted(self.server.stalls_since(log_at), reverse=True)
+        slow = sorted(self.server.slow_groups_since(log_at), reverse=True)
         stored = self.stored_since(before)
         unanswered = out["written"] - out["answered"]
         self.ledger.add(f"pd at {rate:.0f}/s", out["ok"], unanswered, stored)
@@ -622,6 +631,8 @@ class Bench:
             f"    event-loop stalls >= {STALL_MS} ms (server log, warm-up and drain included): "
             f"{len(stalls)}{'; longest ' if stalls else ''}"
             + ", ".join(f"{ms:.0f} ms in {where}" for ms, where in stalls[:3])
+            + f"\n    group commits >= {STALL_MS} ms (server log): {len(slow)}{'; longest ' if slow else ''}"
+            + ", ".join(f"{ms:.0f} ms ({commit:.0f} committing, {n} events)" for ms, commit, n in slow[:3])
         )
         if out["unanswered"]:
             self.say(
@@ -633,6 +644,7 @@ class Bench:
             "events_per_s_answered": achieved,
             "target_met": met,
             "loop_stalls_ms": [ms for ms, _ in stalls],
+            "slow_groups_ms": [ms for ms, _, _ in slow],
         }
 
     # phase 3
