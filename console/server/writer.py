@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from console.domain.errors import DomainError, KnownFailure
 from console.domain.ids import uuid7
 from console.domain.intake import Outcome
+from console.server.bulk import Row
 from console.server.changes import next_seq
 from console.server.database import translate_storage_error
 from console.server.ingest import (
@@ -221,12 +222,13 @@ class GroupCommitWriter:
                     results = [done[id(command)] for command in commands]
                     committing = time.perf_counter()
                     await asyncio.to_thread(transaction.commit)
-                    if self._log_slow and (took := time.perf_counter() - began) >= self._log_slow:
+                    stored = time.perf_counter()
+                    if self._log_slow and stored - began >= self._log_slow:
                         log.warning(
                             "a group of %d commands took %.0f ms to store, %.0f ms of it committing",
                             len(commands),
-                            took * 1000,
-                            (time.perf_counter() - committing) * 1000,
+                            (stored - began) * 1000,
+                            (stored - committing) * 1000,
                         )
                 finally:
                     if transaction.is_active:
@@ -244,15 +246,16 @@ class GroupCommitWriter:
             log.warning("a batch of %d failed (%s); storing its commands one by one", len(commands), exc)
             return [(await self._commit([command]))[0] for command in commands]
 
-    def _keep_view(self, view: IntakeView, seq: int, commands: list[Write], written: list[Any]) -> None:
+    def _keep_view(self, view: IntakeView, seq: int, commands: list[Write], written: list[Row]) -> None:
         """Keep the committed view for the next group, but not what other work in the group may
         have changed behind it: a console's ops change alerts and incidents (the whole view goes);
         an engine pass changes some incidents, and only those (`written`) go. Dropping every
         incident at each pass (one every 0.5 s under load) made the next groups read again each
         incident they touched."""
-        if any(isinstance(c, Push) for c in commands) or view.size > self._max_view:
-            if view.size > self._max_view:
-                log.info("intake's view reached its bound (%d entries): it starts again", view.size)
+        full = view.size > self._max_view
+        if full:
+            log.info("intake's view reached its bound (%d entries): it starts again", view.size)
+        if full or any(isinstance(c, Push) for c in commands):
             self._let_go(view)
             return
         view.forget_incidents(written)

@@ -21,6 +21,7 @@ wrk is needed for phase 1 (`apt-get install -y wrk`), or pass `--pd-client pytho
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -177,6 +178,30 @@ SLOW_GROUP = re.compile(r"a group of (\d+) commands took (\d+) ms to store, (\d+
 FRAME = re.compile(r'File ".*?([\w.]+/[\w.]+\.py)", line (\d+), in (\S+)')
 
 
+def slow_groups_in(log: str) -> list[tuple[float, float, int]]:
+    """(ms, of which committing, commands) of each group commit the server logged as slow."""
+    return [(float(ms), float(commit), int(size)) for size, ms, commit in SLOW_GROUP.findall(log)]
+
+
+def stalls_in(log: str) -> list[tuple[float, str]]:
+    """(ms, where) of each event-loop stall the server logged: the innermost frame of this project's
+    code, else the innermost of any, else what the warning says instead of a stack."""
+    lines = log.splitlines()
+    stalls: list[tuple[float, str]] = []
+    for number, line in enumerate(lines):
+        if (found := STALL_LINE.search(line)) is None:
+            continue
+        block = list(itertools.takewhile(lambda text: text.startswith(" "), lines[number + 1 :]))
+        frames = [(text, seen) for text in block if (seen := FRAME.search(text)) is not None]
+        ours = [seen for text, seen in frames if "/console/" in text]
+        if innermost := (ours or [seen for _, seen in frames])[-1:]:
+            where = f"{innermost[0][1]}:{innermost[0][2]} {innermost[0][3]}"
+        else:  # "(not seen: ...)", "(between callbacks: ...)"
+            where = lines[number + 1].strip("( )").split(",")[0] if number + 1 < len(lines) else "?"
+        stalls.append((float(found[1]), where))
+    return stalls
+
+
 class Server:
     def __init__(self, data_dir: Path, extra: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
@@ -184,40 +209,14 @@ class Server:
         self.log = data_dir / "logs" / "responder.log"
         self.process = ServerProcess(data_dir, extra=("--log-stalls", str(STALL_MS), *extra))
 
+    def log_since(self, offset: int) -> str:
+        """What the server logged after `offset` (a `log_size()`)."""
+        with self.log.open(encoding="utf-8", errors="replace") as text:
+            text.seek(offset)
+            return text.read()
+
     def log_size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
-
-    def slow_groups_since(self, offset: int) -> list[tuple[float, float, int]]:
-        """(ms, of which committing, commands) of each group commit the server logged as slow."""
-        with self.log.open(encoding="utf-8", errors="replace") as text:
-            text.seek(offset)
-            found = SLOW_GROUP.findall(text.read())
-        return [(float(ms), float(commit), int(size)) for size, ms, commit in found]
-
-    def stalls_since(self, offset: int) -> list[tuple[float, str]]:
-        """(ms, where) of each event-loop stall the server logged after `offset`: the innermost frame of
-        this project's code, or the innermost of any when there is none of ours."""
-        with self.log.open(encoding="utf-8", errors="replace") as text:
-            text.seek(offset)
-            lines = text.read().splitlines()
-        stalls: list[tuple[float, str]] = []
-        for number, line in enumerate(lines):
-            found = STALL_LINE.search(line)
-            if found is None:
-                continue
-            where = innermost = "?"
-            for frame in lines[number + 1 :]:
-                if not frame.startswith(" "):
-                    break  # the next log record
-                if (seen := FRAME.search(frame)) is not None:
-                    innermost = f"{seen[1]}:{seen[2]} {seen[3]}"
-                    if "/console/" in frame:
-                        where = innermost
-            where = where if where != "?" else innermost
-            if where == "?" and number + 1 < len(lines):  # "(not seen: ...)", "(between callbacks: ...)"
-                where = lines[number + 1].strip("( )").split(",")[0]
-            stalls.append((float(found[1]), where))
-        return stalls
 
     @property
     def pid(self) -> int:
@@ -608,8 +607,9 @@ class Bench:
         log_at = self.server.log_size()
         with CpuWindow(self.server.pid) as cpu:
             out = run_loadgen(spec, timeout=args.rate_duration + 120)
-        stalls = sorted(self.server.stalls_since(log_at), reverse=True)
-        slow = sorted(self.server.slow_groups_since(log_at), reverse=True)
+        logged = self.server.log_since(log_at)
+        stalls = sorted(stalls_in(logged), reverse=True)
+        slow = sorted(slow_groups_in(logged), reverse=True)
         stored = self.stored_since(before)
         unanswered = out["written"] - out["answered"]
         self.ledger.add(f"pd at {rate:.0f}/s", out["ok"], unanswered, stored)
