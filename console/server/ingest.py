@@ -24,6 +24,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from console.domain.incident import Alert, AlertStatus, EntryKind, Incident, Link, TimelineEntry, quick_init
 from console.domain.intake import AlertEvent, Context, Outcome, fold, fold_group
 from console.domain.priority import Priority, Severity
+from console.domain.runbook import runbook_url_of
 from console.domain.status import Rank, Status
 from console.server.bulk import Codec, Row, chunks, fetch, insert_rows, raw, update_rows
 from console.server.tables import alerts, events, incidents, timeline
@@ -101,7 +102,7 @@ _ALERT_COLUMNS = (
     "acknowledged_at",
     "resolved_at",
 )
-_ALERT_INSERT = (*_ALERT_COLUMNS, "seq")
+_ALERT_INSERT = (*_ALERT_COLUMNS, "runbook_url", "seq")
 _INCIDENT_COLUMNS = (
     "id",
     "number",
@@ -628,15 +629,10 @@ def _alert(row: Sequence[Any], codec: Codec) -> Alert:
     )
 
 
-def links_from_json(value: list[dict[str, str]] | None) -> tuple[Link, ...]:
-    """An alert's links from their stored JSON (`{"href", "text"}` objects)."""
-    return tuple(Link(link["href"], link.get("text", "")) for link in value) if value else ()
-
-
 def _alert_row(
     alert: Alert, codec: Codec, json_of_links: dict[int, tuple[tuple[Link, ...], str]], seq: int
 ) -> Row:
-    """A new alert as a row of `_ALERT_COLUMNS`; `json_of_links` remembers links already encoded."""
+    """A new alert as a row of `_ALERT_INSERT`; `json_of_links` remembers links already encoded."""
     time, json = codec.time, codec.json
     severity, links = alert.severity, alert.links
     known = json_of_links.get(id(links))
@@ -668,6 +664,7 @@ def _alert_row(
         time(alert.last_seen),
         time(alert.acknowledged_at),
         time(alert.resolved_at),
+        runbook_url_of(alert),
         seq,
     )
 

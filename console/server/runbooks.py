@@ -13,18 +13,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Text, bindparam, cast, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from console.domain.errors import DomainError
 from console.domain.ids import uuid7
 from console.domain.incident import Alert, AlertStatus, EntryKind
 from console.domain.priority import Priority, Severity
-from console.domain.runbook import Runbook, alert_fields, attach, runbook_url_in, runbook_url_of
+from console.domain.runbook import Runbook, alert_fields, attach
 from console.domain.runbook_json import runbook_from_json, runbook_json
 from console.domain.status import Rank
 from console.server.admin import change_seq
 from console.server.bulk import Codec, chunks, fetch, raw
-from console.server.ingest import links_from_json
 from console.server.tables import alerts, incidents, runbooks, runs, services, timeline
 
 AUTO = "auto"  # who started a run the engine attached
@@ -183,30 +182,25 @@ def _new_alerts(
     conn: Connection, since: int, at: datetime, *, any_stored: bool
 ) -> Iterable[tuple[str, str, dict[str, str], str | None]]:
     """(incident id, the alert's service, its fields, its runbook_url) of new alerts written after
-    `since` on open incidents. Without stored runbooks only a runbook_url can attach anything, so
-    only alerts that may carry one are read, and only once the driver found one (in an alert storm
-    without runbooks there is none: the pass reads nothing more of the storm here)."""
-    if not any_stored and not fetch(conn, _MAY_LINK_A_RUNBOOK, {"since": since}):
-        return
-    codec = Codec(conn.dialect)
-    # Raw rows, JSON decoded here: SQLAlchemy's result processing of a storm's labels and details
-    # was 30 % of the CPU of Alertmanager intake (bench_intake, new groups).
+    `since` on open incidents. Without stored runbooks only a runbook_url can attach anything: then
+    only the alerts that came with one are read, as one row per incident and url (a storm's group of
+    a hundred alerts is one row), without their fields."""
     rows = fetch(conn, _NEW_ALERTS if any_stored else _NEW_URLS, {"since": since})
     if not rows:
         return
     open_ids = _open_incidents(conn, {row[0] for row in rows})
     names = _service_names(conn)
-    if not any_stored:  # only a runbook_url can attach anything: no Alert, no fields to match
+    if not any_stored:
         no_fields: dict[str, str] = {}
-        for incident_id, service_id, details, links in rows:
+        for incident_id, service_id, url in rows:
             if incident_id in open_ids:
-                url = runbook_url_in(codec.load_json(details) or {}, _link_pairs(codec.load_json(links)))
                 yield incident_id, names[service_id], no_fields, url
         return
+    codec = Codec(conn.dialect)
     for row in rows:
         if row[0] in open_ids:
             alert = _alert(row, at, codec)
-            yield alert.incident_id, names[alert.service_id], alert_fields(alert), runbook_url_of(alert)
+            yield alert.incident_id, names[alert.service_id], alert_fields(alert), row[-1]
 
 
 def _open_incidents(conn: Connection, ids: Iterable[str]) -> set[str]:
@@ -240,13 +234,13 @@ def _reported(conn: Connection, since: int) -> Iterable[tuple[str, str, str]]:
             yield row.id, names[row.service_id], row.title
 
 
-# What matching reads of an alert (console.domain.runbook.alert_fields, runbook_url_of): a storm of
-# new alerts is read here once more, so not its times or counters.
+# What matching reads of an alert (console.domain.runbook.alert_fields) and the runbook_url intake
+# kept: a storm of new alerts is read here once more, so not its times, counters, details or links.
 _MATCHED = tuple(
     raw(alerts.c[name])
     for name in (
         "incident_id", "id", "service_id", "integration_id", "dedup_key", "summary", "source", "severity",
-        "priority", "component", "group_name", "class_name", "labels", "details", "links",
+        "priority", "component", "group_name", "class_name", "labels", "runbook_url",
     )
 )  # fmt: skip
 _a = alerts.c
@@ -254,28 +248,26 @@ _a = alerts.c
 # query, SQLite walked every open incident on each pass instead (a storm's worth of them). A repeat
 # says what the alert's first event said: a storm of repeats is not read again.
 _NEW = (_a.seq > bindparam("since"), _a.repeat_count == 0)
-_MAY_CARRY_URL = or_(cast(_a.details, Text).like("%runbook_url%"), cast(_a.links, Text).like('%"Runbook"%'))
 _NEW_ALERTS = select(*_MATCHED).where(*_NEW).order_by(_a.first_seen, _a.id)
-_URL_SOURCES = (raw(_a.incident_id), raw(_a.service_id), raw(_a.details), raw(_a.links))
-_NEW_URLS = select(*_URL_SOURCES).where(*_NEW, _MAY_CARRY_URL).order_by(_a.first_seen, _a.id)
-_MAY_LINK_A_RUNBOOK = select(raw(_a.id)).where(*_NEW, _MAY_CARRY_URL).limit(1)
+_NEW_URLS = (
+    select(raw(_a.incident_id), raw(_a.service_id), raw(_a.runbook_url))
+    .where(*_NEW, _a.runbook_url.is_not(None))
+    .group_by(_a.incident_id, _a.service_id, _a.runbook_url)
+    .order_by(func.min(_a.first_seen), func.min(_a.id))  # as the alerts came
+)
 _ANY_RUNBOOK = select(raw(runbooks.c.id)).limit(1)
 _SEVERITIES = {severity.value: severity for severity in Severity}
 _PRIORITIES = {priority.value: priority for priority in Priority}
 
 
 def _alert(row: Sequence[Any], at: datetime, codec: Codec) -> Alert:
-    """The alert as matching sees it; what matching never reads (its times, status) is a stand-in."""
+    """The alert as matching sees it; what matching never reads (its times, status, details and
+    links) is a stand-in."""
     (incident_id, alert_id, service_id, integration_id, dedup_key, summary, source, severity, priority,
-     component, group, klass, labels, details, links) = row  # fmt: skip
-    labels, details, links = codec.load_json(labels), codec.load_json(details), codec.load_json(links)
+     component, group, klass, labels, _url) = row  # fmt: skip
+    labels = codec.load_json(labels)
     return Alert(
         alert_id, incident_id, service_id, integration_id, dedup_key, "", AlertStatus.TRIGGERED, summary,
         source, _SEVERITIES.get(severity or ""), _PRIORITIES[priority], at, at, 0, component, group, klass,
-        {str(k): str(v) for k, v in (labels or {}).items()}, details or {},
-        links_from_json(links),
+        {str(k): str(v) for k, v in (labels or {}).items()},
     )  # fmt: skip
-
-
-def _link_pairs(links: list[dict[str, str]] | None) -> Iterable[tuple[str, str]]:
-    return ((link["href"], link.get("text", "")) for link in links or ())

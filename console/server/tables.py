@@ -155,6 +155,9 @@ class AlertRow(Base):
     last_seen: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    # The runbook the alert came with (its runbook_url annotation or Runbook link), kept by intake
+    # so that the engine's pass finds a storm's runbooks without decoding each alert's details.
+    runbook_url: Mapped[str | None] = mapped_column(Text)
     seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

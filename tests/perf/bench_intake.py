@@ -702,7 +702,8 @@ class Bench:
                     **base,
                     "warmup": 0.0,
                     "duration": seconds,
-                    "workload": {**workload, "starts_at": starts_at, "first": groups},
+                    # beyond every group sent so far: new groups, as the first window
+                    "workload": {**workload, "starts_at": starts_at, "first": new["groups_sent"]},
                 }
                 out = run_loadgen(spec, timeout=seconds + 120)
                 rate = out["window_items_ok"] / seconds
