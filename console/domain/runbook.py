@@ -246,19 +246,22 @@ def runbook_from_annotation(url: str) -> Runbook:
 
 
 def runbook_url_of(alert: Alert) -> str | None:
-    """The `runbook_url` annotation the alert came with (the intake also keeps it as a link)."""
-    return runbook_url_in(alert.details, ((link.href, link.text) for link in alert.links))
+    """The `runbook_url` annotation the alert came with (the intake also keeps it as a link), or its
+    link named Runbook (PagerDuty's `links`)."""
+    return runbook_url_in(alert.details, alert.links)
 
 
-def runbook_url_in(details: Mapping[str, Any], links: Iterable[tuple[str, str]]) -> str | None:
-    """`runbook_url_of` from an alert's details and its links as (href, text), for a reader that has
-    not made the Alert."""
+def runbook_url_in(details: Mapping[str, Any], links: Iterable[Link]) -> str | None:
+    """`runbook_url_of` from an alert's details and links (intake asks for each alert it makes)."""
     annotations = details.get("annotations")
-    if isinstance(annotations, Mapping):
+    if type(annotations) is dict or isinstance(annotations, Mapping):  # the ABC check is slow
         url = annotations.get("runbook_url")
-        if isinstance(url, str) and url.strip():
+        if type(url) is str and url.strip():
             return url.strip()
-    return next((href for href, text in links if text == "Runbook"), None)
+    for link in links:
+        if link.text == "Runbook":
+            return link.href
+    return None
 
 
 def attach(

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from console.domain.incident import Link
 from console.domain.runbook import runbook_url_in
 
 revision = "0006"
@@ -39,8 +40,8 @@ _MAY_CARRY_URL = sa.or_(
 
 
 def _url(details: Any, links: Any) -> str | None:
-    pairs = ((link["href"], link.get("text", "")) for link in links or ())
-    return runbook_url_in(details if isinstance(details, dict) else {}, pairs)
+    made = (Link(link["href"], link.get("text", "")) for link in links or ())
+    return runbook_url_in(details if isinstance(details, dict) else {}, made)
 
 
 def upgrade() -> None:
