@@ -83,7 +83,8 @@ REPLICATED: tuple[Replicated, ...] = (
     _replicated("services", services, withheld=("created_at",)),
     _replicated("users", users, withheld=("token_hash", "created_at")),  # never the token hash
     _replicated("incidents", incidents, withheld=("integration_id", "group_key")),
-    _replicated("alerts", alerts, withheld=("integration_id", "group_key")),
+    # runbook_url: the server's shortcut to what an alert's details and links already say
+    _replicated("alerts", alerts, withheld=("integration_id", "group_key", "runbook_url")),
     _replicated("timeline", timeline),
     _replicated("schedules", schedules),
     _replicated("overrides", overrides),

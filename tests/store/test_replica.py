@@ -19,6 +19,7 @@ from sqlalchemy import event
 from console.domain.errors import StorageFull
 from console.domain.ops import OpRejected, OpType
 from console.domain.status import Rank
+from console.server.pull import REPLICATED
 from console.store.database import HEAD, MIGRATIONS
 from console.store.replica import NotFound, Replica
 from console.store.tables import URGENCY
@@ -231,3 +232,12 @@ def test_an_unsynced_acknowledgement_shows_as_taking_effect(replica: Replica) ->
     (entry,) = [e for e in replica.incident("01aa-0001").timeline if e.unsynced]
     assert entry.entry.kind.value == "acknowledged"
     assert "no_effect" not in entry.entry.body  # made on the confirmed incident, not the folded view
+
+
+def test_every_column_the_server_sends_is_one_the_replica_keeps() -> None:
+    # The replica drops columns it does not know (an older console, a newer server); within one
+    # version, a column sent and dropped is bandwidth for nothing (the server's own shortcuts, such
+    # as alerts.runbook_url, are withheld).
+    for replicated in REPLICATED:
+        kept = replica_metadata.tables[replicated.name].c
+        assert [column for column in replicated.columns if column not in kept] == [], replicated.name
