@@ -252,7 +252,8 @@ def runbook_url_of(alert: Alert) -> str | None:
 
 
 def runbook_url_in(details: Mapping[str, Any], links: Iterable[Link]) -> str | None:
-    """`runbook_url_of` from an alert's details and links (intake asks for each alert it makes)."""
+    """`runbook_url_of` from an alert's details and links, for a reader without the Alert (the
+    migration that gave stored alerts their runbook_url column)."""
     annotations = details.get("annotations")
     if type(annotations) is dict or isinstance(annotations, Mapping):  # the ABC check is slow
         url = annotations.get("runbook_url")
