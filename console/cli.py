@@ -13,6 +13,7 @@ from typing import Any
 from console import settings as settings_module
 from console.domain.errors import DomainError, KnownFailure
 from console.domain.ops import OpType
+from console.server.stall_watch import DEFAULT_THRESHOLD as STALL_THRESHOLD
 
 
 def _common(*, in_subcommand: bool) -> argparse.ArgumentParser:
@@ -64,10 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-stalls",
         type=float,
-        default=100.0,
+        default=STALL_THRESHOLD * 1000,
         metavar="MS",
         help="log each event-loop stall (with where the loop was) and each group commit of at least MS ms"
-        " (default 100; 0: off)",
+        f" (default {STALL_THRESHOLD * 1000:.0f}; 0: off)",
     )
 
     admin = commands.add_parser("admin", help="manage services and users")

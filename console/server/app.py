@@ -25,7 +25,7 @@ from console.server.directory import Directory
 from console.server.escalation import EscalationDriver
 from console.server.intake.asgi import IntakeFastPath
 from console.server.intake.handlers import Intake, openapi_paths
-from console.server.stall_watch import StallWatch
+from console.server.stall_watch import DEFAULT_THRESHOLD, StallWatch
 from console.server.sync_api import sync_router
 from console.server.writelock import WriteLock
 from console.server.writer import GroupCommitWriter
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class AppConfig:
     db_url: str
     max_pending: int = 5000
-    log_stalls: float = 0.1  # s: loop stalls (with where) and group commits this long are logged; 0: none
+    log_stalls: float = DEFAULT_THRESHOLD  # s: loop stalls and group commits this long are logged; 0: none
 
 
 class ServerApp:

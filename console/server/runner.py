@@ -20,6 +20,7 @@ from console.server.app import AppConfig, ServerApp, create_app
 from console.server.database import migrate, open_engine
 from console.server.gc_schedule import tune_gc
 from console.server.intake.protocol import IntakeHttpProtocol
+from console.server.stall_watch import DEFAULT_THRESHOLD
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 _APP_ENV = "RESPONDER_SERVER_APP"  # how `serve --workers N` hands the configuration to its processes
@@ -36,7 +37,7 @@ class ServeOptions:
     tls_key: Path | None = None
     workers: int = 1
     log_dir: Path | None = None  # where worker processes log (they start with no logging set up)
-    log_stalls: float = 0.1  # s: event-loop stalls at least this long are logged (0: none)
+    log_stalls: float = DEFAULT_THRESHOLD  # s: loop stalls and group commits this long are logged (0: none)
 
     @property
     def scheme(self) -> str:

@@ -20,6 +20,7 @@ from types import FrameType
 
 log = logging.getLogger(__name__)
 
+DEFAULT_THRESHOLD = 0.1  # s: `serve --log-stalls`'s default, for stalls and slow group commits alike
 FRAMES = 8  # innermost frames of the loop thread's stack in a warning
 # The innermost Python frame of a loop thread that runs no callback (uvloop's loop is C code)
 _LOOP_ITSELF = ("asyncio/runners.py", "asyncio/base_events.py", "selectors.py")
