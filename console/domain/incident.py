@@ -25,7 +25,8 @@ def quick_init(cls: type[T]) -> type[T]:
     plain attribute stores (Python's fastest), and is then given the real class, which the
     identical layout allows. The result is an ordinary frozen value of `cls`, made by `cls.__new__`
     with dataclass's signature, defaults and default factories; copy and pickle rebuild it from its
-    fields. Put it above @dataclass(frozen=True, slots=True); such a class is not subclassed.
+    fields. Put it above @dataclass(frozen=True, slots=True); such a class is not subclassed, and
+    not built by pydantic (which calls `__new__` without the fields).
     """
     names: dict[str, Any] = {"MISSING": MISSING, "new": object.__new__}
     params: list[str] = []
