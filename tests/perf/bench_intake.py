@@ -178,6 +178,13 @@ SLOW_GROUP = re.compile(r"a group of (\d+) commands took (\d+) ms to store, (\d+
 FRAME = re.compile(r'File ".*?([\w.]+/[\w.]+\.py)", line (\d+), in (\S+)')
 
 
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def slow_groups_in(log: str) -> list[tuple[float, float, int]]:
     """(ms, of which committing, commands) of each group commit the server logged as slow."""
     return [(float(ms), float(commit), int(size)) for size, ms, commit in SLOW_GROUP.findall(log)]
@@ -392,7 +399,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--am-connections", type=int, default=16, help="Alertmanager senders (16)")
     parser.add_argument(
         "--am-repost-groups",
-        type=int,
+        type=_at_least_one,  # 0 made the load generator send new groups, "re-posts" that were not
         default=1000,
         help="groups re-posted in the second Alertmanager window, of those sent in the first (1000)",
     )
