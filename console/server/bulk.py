@@ -10,6 +10,7 @@ with the same Codec.
 
 from __future__ import annotations
 
+import json as stdlib_json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -68,7 +69,12 @@ class Codec:
 
     @staticmethod
     def json(value: Any) -> str:
-        return orjson.dumps(value, default=_plain).decode()
+        try:
+            return orjson.dumps(value, default=_plain).decode()
+        except TypeError:
+            # orjson writes no integer beyond 64 bits; JSON and pydantic take them (an Alertmanager
+            # `values` object, PagerDuty's custom_details), and the batch holding one failed with a 500
+            return stdlib_json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_plain)
 
     def load_json(self, value: Any) -> Any:
         return orjson.loads(value) if self._sqlite and isinstance(value, str | bytes) else value
