@@ -74,7 +74,10 @@ class Codec:
         except TypeError:
             # orjson writes no integer beyond 64 bits; JSON and pydantic take them (an Alertmanager
             # `values` object, PagerDuty's custom_details), and the batch holding one failed with a 500
-            return stdlib_json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_plain)
+            # (allow_nan=False: NaN is no JSON, and what is stored must read back)
+            return stdlib_json.dumps(
+                value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_plain
+            )
 
     def load_json(self, value: Any) -> Any:
         return orjson.loads(value) if self._sqlite and isinstance(value, str | bytes) else value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
@@ -34,3 +35,12 @@ def test_a_time_is_written_as_sqlalchemy_writes_it_and_reads_back_equal(value: d
     assert codec.time(value) == stored
     assert codec.time(value) == stored  # a second time, from the batch's cache
     assert codec.load_time(stored) == value
+
+
+def test_json_writes_integers_beyond_64_bits_exactly_and_never_nan() -> None:
+    # orjson refuses such integers; the stdlib writes them, and nothing that is not JSON
+    codec = Codec(sqlite.dialect())
+    assert codec.json({"A": 2**64 + 1, "t": "é"}) == '{"A":18446744073709551617,"t":"é"}'
+    assert codec.load_json(codec.json({"A": 2**64})) == {"A": float(2**64)}
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        codec.json({"A": 2**64, "B": float("nan")})
