@@ -29,12 +29,14 @@ def quick_init(cls: type[T]) -> type[T]:
     not built by pydantic (which calls `__new__` without the fields).
     """
     names: dict[str, Any] = {"MISSING": MISSING, "new": object.__new__}
+    field_names: list[str] = []
     params: list[str] = []
     lines: list[str] = []
     for f in fields(cls):  # type: ignore[arg-type]  # a dataclass, as the docstring says
         if not f.init or f.kw_only:
             raise TypeError(f"{cls.__name__}.{f.name}: quick_init takes plain positional fields")
         name, value = f.name, f.name
+        field_names.append(name)
         if f.default is not MISSING:
             names[f"default_{name}"] = f.default
             params.append(f"{name}=default_{name}")
@@ -53,7 +55,6 @@ def quick_init(cls: type[T]) -> type[T]:
     )
     make = names["__new__"]
     make.__qualname__ = f"{cls.__qualname__}.__new__"
-    field_names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     cls.__new__ = make  # type: ignore[method-assign]
     cls.__init__ = object.__init__  # type: ignore[method-assign]  # __new__ did it all
     cls.__reduce__ = lambda self: (type(self), tuple(getattr(self, n) for n in field_names))  # type: ignore[method-assign]
