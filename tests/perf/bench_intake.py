@@ -676,6 +676,7 @@ class Bench:
         }
         workload = {"kind": "am", "key": self.am_key, "run": self.run_id, "size": args.am_alerts}
         alerts_before, before = self.server.count("alerts"), self.server.count("events")
+        log_at = self.server.log_size()
         with CpuWindow(self.server.pid) as cpu:
             new = run_loadgen(
                 {**base, "workload": {**workload, "starts_at": starts_at}}, timeout=args.am_duration + 120
@@ -683,12 +684,15 @@ class Bench:
         stored = self.stored_since(before)
         self.ledger.add("am new groups", new["ok"], new["written"] - new["answered"], stored)
         new_alerts = self.server.count("alerts") - alerts_before
-        self.report_am("new groups", new, cpu, f"alerts created {new_alerts:,}")
+        self.report_am(
+            "new groups", new, cpu, f"alerts created {new_alerts:,}", self.server.log_since(log_at)
+        )
         # The same storm for every version of the code: a faster new-groups phase sends more groups,
         # and re-posting them all measured how the view copes past its bound instead.
         groups = min(new["groups_sent"], args.am_repost_groups)
 
         alerts_before, before = self.server.count("alerts"), self.server.count("events")
+        log_at = self.server.log_size()
         with CpuWindow(self.server.pid) as cpu:
             again = run_loadgen(
                 {**base, "workload": {**workload, "starts_at": starts_at, "cycle": groups}},
@@ -702,6 +706,7 @@ class Bench:
             again,
             cpu,
             f"alerts created {created:,} (a re-post of a known group must create none)",
+            self.server.log_since(log_at),
         )
         self.results["am_new_groups"] = {**new, "alerts_created": new_alerts}
         self.results["am_reposts"] = {**again, "alerts_created": created}
@@ -721,8 +726,11 @@ class Bench:
 
             self.profile("am", args.profile.with_name(f"{args.profile.stem}-am{args.profile.suffix}"), load)
 
-    def report_am(self, name: str, out: dict[str, Any], cpu: CpuWindow, note: str) -> None:
+    def report_am(self, name: str, out: dict[str, Any], cpu: CpuWindow, note: str, logged: str) -> None:
         args = self.args
+        # A group of new alerts takes 20 ms or more to store anyway: the commits that did (the disk's
+        # fsync) tell a slow disk from a slow server when a phase falls short.
+        slow = sorted((commit for _, commit, _ in slow_groups_in(logged) if commit >= STALL_MS), reverse=True)
         rate = out["window_items_ok"] / args.am_duration
         lat = out["latency_ms"]
         out["alerts_per_s"] = rate
@@ -734,8 +742,11 @@ class Bench:
             f"unanswered {out['unanswered']}; {note}\n"
             f"      per body: p50 {lat.get('p50', 0):.1f} ms, p99 {lat.get('p99', 0):.1f} ms; "
             f"{cpu.describe()}; "
-            f"load generator {out['cores']:.2f} cores"
+            f"load generator {out['cores']:.2f} cores\n"
+            f"      commits of {STALL_MS} ms or more (server log, warm-up included): {len(slow)}"
+            + (f"; longest {', '.join(f'{ms:.0f}' for ms in slow[:3])} ms" if slow else "")
         )
+        out["slow_commits_ms"] = slow
 
     # the end
 
