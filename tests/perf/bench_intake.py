@@ -55,7 +55,7 @@ TARGET_AM_RATE = 20000.0
 # Stages of the server's work, for the profile: (label, thread name, text that a frame of the stack
 # contains); the first match wins, so the writer's inner stages come before the writer as a whole.
 # Names follow console/server as of this writing (the writer runs on the event loop's thread);
-# stacks that match none are counted as "other". tests/perf/test_bench_stages.py checks that every
+# stacks that match none are counted as "other". tests/server/test_bench_stages.py checks that every
 # text still names a function of the server.
 STAGES: list[tuple[str, str, str]] = [
     ("writer: prefetch (lookups of the batch's keys)", "MainThread", "IngestTransaction.prefetch ("),
