@@ -72,7 +72,8 @@ class PagerDutyMix:
         self._fresh: deque[str] = deque()
         self._open: list[str] = []
 
-    def _body(self) -> bytes:
+    def body(self) -> bytes:
+        """The next event's JSON body."""
         self._counter += 1
         n = self._counter
         while len(self._fresh) > KEY_DELAY:
@@ -97,7 +98,7 @@ class PagerDutyMix:
         return pd_trigger(self._key, key, n)
 
     def next(self) -> tuple[bytes, int]:
-        return http_post(self._port, "/v2/enqueue", self._body()), 1
+        return http_post(self._port, "/v2/enqueue", self.body()), 1
 
 
 def am_fingerprint(run: str, group: int, alert: int) -> str:
