@@ -105,7 +105,7 @@ async def measure(args: argparse.Namespace, data_dir: Path, *, server_gc: bool =
         if args.pd_first:
             mix = PagerDutyMix(0, pd_key, f"pd{run}", 1)
             await _drive(intake.pagerduty, (IntakeRequest(mix.body()) for _ in range(args.pd_first)), 64)
-        if args.drop_view:  # the writer's own: the knob exists only here, for the question above
+        if args.drop_view:  # the writer's own attribute: a knob for this benchmark alone (see the README)
             if not hasattr(writer, "_view"):
                 raise RuntimeError("GroupCommitWriter keeps intake's view elsewhere now: update --drop-view")
             writer._view = None
@@ -169,12 +169,12 @@ def side_by_side(own: list[str], other: list[str]) -> None:
                 break  # one failed before it was ready; its output says why
             time.sleep(0.05)
         start.touch()
+        outputs = [(options, *child.communicate(), child.returncode) for options, _, child in children]
         results = []
-        for options, _, child in children:
-            out, _ = child.communicate()
+        for options, out, _, code in outputs:  # both have ended: no process is left behind on a failure
             lines = [line for line in out.splitlines() if line.startswith(RESULT)]
-            if child.returncode != 0 or not lines:
-                raise SystemExit(f"[{shlex.join(options)}] failed ({child.returncode}):\n{out}")
+            if code != 0 or not lines:
+                raise SystemExit(f"[{shlex.join(options)}] failed ({code}):\n{out}")
             results.append(json.loads(lines[-1][len(RESULT) :]))
             print(describe(shlex.join(options), results[-1]))
         first, second = results
