@@ -134,8 +134,6 @@ async def measure(args: argparse.Namespace, data_dir: Path, *, server_gc: bool =
         "alerts_per_s": alerts / seconds,
         "user_us": (after.ru_utime - before.ru_utime) / alerts * 1e6,
         "system_us": (after.ru_stime - before.ru_stime) / alerts * 1e6,
-        "pd_first": args.pd_first,
-        "drop_view": args.drop_view,
     }
 
 
