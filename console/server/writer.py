@@ -214,6 +214,8 @@ class GroupCommitWriter:
         failed: list[list[Queued]] = []  # groups the write process did not commit, to store here
 
         def settled(_done: asyncio.Future[None]) -> None:  # in the order sent
+            if not sent:  # this loop has ended, and answered what it had sent
+                return
             batch, results, group_seq, done = sent.popleft()
             if done.cancelled() or done.exception() is not None:
                 failed.append(batch)
@@ -301,6 +303,11 @@ class GroupCommitWriter:
         finally:
             read.close()
             writes.close()
+            # Only if this loop failed: nothing may wait for an answer that never comes
+            for batch in [b for b, _, _, _ in sent] + failed:
+                _answer(batch, [WriterStopped("The server cannot store events right now.")] * len(batch))
+            sent.clear()
+            failed.clear()
 
     def _drop_view(self) -> None:
         if self._view is not None:
