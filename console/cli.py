@@ -59,12 +59,6 @@ def _parser() -> argparse.ArgumentParser:
         help="server processes sharing the port and the database (default 1)",
     )
     serve.add_argument(
-        "--write-process",
-        action="store_true",
-        help="commit intake's writes in a process of their own while the next events are read"
-        " (SQLite, one worker; about 1.2 times the PagerDuty events a second on two cores)",
-    )
-    serve.add_argument(
         "--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)"
     )
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="the certificate's private key (PEM)")
@@ -222,9 +216,6 @@ def _serve(args: argparse.Namespace) -> int:
     )
     log_file = logs.configure(settings.data_dir)
     workers = max(settings.workers, 1)
-    if args.write_process and workers > 1:
-        print("error: --write-process needs a single worker (--workers 1)", file=sys.stderr)
-        return 2
     options = ServeOptions(
         settings.server_db_url,
         settings.host,
@@ -234,7 +225,6 @@ def _serve(args: argparse.Namespace) -> int:
         workers,
         settings.data_dir,
         args.log_stalls / 1000,
-        args.write_process,
     )
     logging.getLogger(__name__).info(
         "serving on %s://%s:%d with %d worker(s) (log: %s)",

@@ -38,7 +38,6 @@ class AppConfig:
     db_url: str
     max_pending: int = 5000
     log_stalls: float = DEFAULT_THRESHOLD  # s: loop stalls and group commits this long are logged; 0: none
-    write_process: bool = False  # see GroupCommitWriter
 
 
 class ServerApp:
@@ -64,12 +63,7 @@ def create_app(config: AppConfig) -> ServerApp:
     lock = WriteLock(Path(database_file) if database_file else None)
     feed = ChangeFeed(read_engine)
     writer = GroupCommitWriter(
-        write_engine,
-        lock,
-        max_pending=config.max_pending,
-        log_slow=config.log_stalls,
-        on_commit=feed.publish,
-        write_process=config.write_process,
+        write_engine, lock, max_pending=config.max_pending, log_slow=config.log_stalls, on_commit=feed.publish
     )
     checkpointer = Checkpointer(read_engine)
     directory = Directory(read_engine)

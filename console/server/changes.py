@@ -34,13 +34,8 @@ def next_seq(conn: Connection, at: datetime, origin: str) -> int:
     Through the driver (`bulk`): every group commit runs this, and building the statement in
     SQLAlchemy cost more than the database's own work."""
     seq = last_seq(conn) + 1
-    open_change(conn, seq, at, origin)
-    return seq
-
-
-def open_change(conn: Connection, seq: int, at: datetime, origin: str) -> None:
-    """The change-log row of `seq`, for a writer that keeps count of seqs itself."""
     insert_rows(conn, change_log, _CHANGE_COLUMNS, [(seq, Codec(conn.dialect).time(at), origin[:60])])
+    return seq
 
 
 def read_meta(conn: Connection) -> dict[str, str]:

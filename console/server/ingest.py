@@ -237,10 +237,7 @@ def incidents_written_at(conn: Connection, seq: int) -> list[Row]:
 
 
 class IngestTransaction:
-    """One batch of commands inside one database transaction.
-
-    It reads through `conn` and writes (in `flush`) through `writes`, by default the same connection;
-    the write process's `RecordedWrites` keeps the writes for another process to commit."""
+    """One batch of commands inside one database transaction."""
 
     def __init__(
         self,
@@ -251,10 +248,8 @@ class IngestTransaction:
         numbers: Callable[[], int],
         seq: int,
         view: IntakeView | None = None,
-        writes: Connection | None = None,
     ):
         self._conn = conn
-        self._writes = writes if writes is not None else conn
         self._seq = seq  # the change-log seq this transaction stamps on every row it writes
         self._at = at
         self._new_id = new_id
@@ -507,7 +502,7 @@ class IngestTransaction:
 
     def flush(self) -> None:
         """Write what the batch changed; updates first, so a resolved key can be opened again."""
-        pending, conn, codec, seq = self._pending, self._writes, self._codec, self._seq
+        pending, conn, codec, seq = self._pending, self._conn, self._codec, self._seq
         write_incidents(
             conn,
             codec,

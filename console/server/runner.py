@@ -38,7 +38,6 @@ class ServeOptions:
     workers: int = 1
     log_dir: Path | None = None  # where worker processes log (they start with no logging set up)
     log_stalls: float = DEFAULT_THRESHOLD  # s: loop stalls and group commits this long are logged (0: none)
-    write_process: bool = False  # intake's SQL and commits in a process of their own (one worker, SQLite)
 
     @property
     def scheme(self) -> str:
@@ -79,10 +78,7 @@ def serve(options: ServeOptions) -> None:
     turns on the database through the write lock, so both cores work.
     """
     if options.workers <= 1:
-        config = AppConfig(
-            db_url=options.db_url, log_stalls=options.log_stalls, write_process=options.write_process
-        )
-        server = Server(create_app(config), options)
+        server = Server(create_app(AppConfig(db_url=options.db_url, log_stalls=options.log_stalls)), options)
         tune_gc()
         server.run()
         return

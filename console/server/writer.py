@@ -14,7 +14,6 @@ share the database through `WriteLock`.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from console.domain.errors import DomainError, KnownFailure
 from console.domain.ids import uuid7
 from console.domain.intake import Outcome
 from console.server.bulk import Row
-from console.server.changes import last_seq, next_seq, open_change
+from console.server.changes import next_seq
 from console.server.database import translate_storage_error
 from console.server.ingest import (
     Command,
@@ -39,7 +38,6 @@ from console.server.ingest import (
     incidents_written_at,
 )
 from console.server.push import Push, PushOutcome, apply_push
-from console.server.write_process import RecordedWrites, WriteProcess
 from console.server.writelock import WriteLock
 
 log = logging.getLogger(__name__)
@@ -82,10 +80,6 @@ class GroupCommitWriter:
             cycle through 110,000) in about 70 MB.
         log_slow: groups that take at least this long (s) to store are logged, with how much of it
             was the commit (the disk's fsync); their requests waited that long. 0: none.
-        write_process: on SQLite, intake groups' SQL and commits run in a process of their own
-            (`console.server.write_process`) while the next group is folded here; consoles' ops and
-            the server's own work still run here, once every group sent there has committed.
-        max_in_flight: groups sent to the write process and not yet committed, at most.
     """
 
     def __init__(
@@ -99,8 +93,6 @@ class GroupCommitWriter:
         log_slow: float = 0.0,
         now: Callable[[], datetime] = _utcnow,
         on_commit: Callable[[int], None] = lambda seq: None,
-        write_process: bool = False,
-        max_in_flight: int = 3,
     ) -> None:
         self._engine = engine
         self._lock = lock
@@ -120,9 +112,6 @@ class GroupCommitWriter:
         self._view: IntakeView | None = None
         self._view_seq = 0
         self._draining: set[asyncio.Task[None]] = set()  # views let go, freed a slice at a time
-        self._use_write_process = write_process and engine.dialect.name == "sqlite"
-        self._max_in_flight = max_in_flight
-        self.groups_written_elsewhere = 0  # groups the write process committed
 
     @property
     def pending(self) -> int:
@@ -172,8 +161,6 @@ class GroupCommitWriter:
 
     async def _run(self) -> None:
         try:
-            if self._use_write_process:
-                await self._run_with_write_process()
             while True:
                 if not self._queue:
                     if self._stopping:
@@ -183,7 +170,14 @@ class GroupCommitWriter:
                     continue
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                _answer(batch, await self._commit([command for command, _ in batch]))
+                results = await self._commit([command for command, _ in batch])
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # the sender went away; its event is stored all the same
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
                 # Let the answered requests write their replies before the next group's work holds
                 # the loop; they used to wait for it (p50 at 2,000 events/s 19-21 ms, now 11-15).
                 await asyncio.sleep(0)
@@ -194,125 +188,6 @@ class GroupCommitWriter:
                     future.set_exception(WriterStopped("The server cannot store events right now."))
             self._queue.clear()
             raise
-
-    async def _run_with_write_process(self) -> None:
-        """Fold each intake group here and send its writes to the write process, up to
-        `max_in_flight` groups ahead of its commits; answer each group once it has committed.
-
-        Folding reads through a connection of its own, which sees committed rows only: what the
-        groups in flight wrote, intake's view holds (it holds all that intake writes). So a group is
-        folded here only while the view is kept; otherwise, and for consoles' ops and the server's
-        own work, every group in flight commits first and the group runs here as without the write
-        process. Returns when the writer stops, or when the write process has ended (the writer then
-        goes on without it)."""
-        assert self._conn is not None
-        writes = WriteProcess(str(self._engine.url.database))
-        writes.start()
-        read = self._engine.connect()
-        sent: collections.deque[tuple[list[Queued], list[Result], int, asyncio.Future[None]]]
-        sent = collections.deque()
-        failed: list[list[Queued]] = []  # groups the write process did not commit, to store here
-
-        def settled(_done: asyncio.Future[None]) -> None:  # in the order sent
-            if not sent:  # this loop has ended, and answered what it had sent
-                return
-            batch, results, group_seq, done = sent.popleft()
-            if done.cancelled() or done.exception() is not None:
-                failed.append(batch)
-            else:
-                self.groups_written_elsewhere += 1
-                _answer(batch, results)
-                self._on_commit(group_seq)
-            self._wakeup.set()
-
-        async def all_committed() -> None:
-            while sent:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            if failed:
-                await store_failed()
-
-        async def store_failed() -> None:
-            reason = "ended" if not writes.alive else "failed"
-            log.warning("the write process %s; storing %d group(s) here", reason, len(failed))
-            if writes.alive:
-                writes.reset()
-            self._drop_view()  # it holds what the failed groups would have written
-            while failed:
-                batch = failed.pop(0)
-                _answer(batch, await self._commit([command for command, _ in batch]))
-
-        try:
-            read.rollback()
-            seq, numbers = last_seq(read), incident_numbers(read)
-            while writes.alive:
-                if failed and not sent:
-                    await store_failed()
-                    read.rollback()
-                    seq, numbers = last_seq(read), incident_numbers(read)
-                    continue
-                if not self._queue or failed or len(sent) >= self._max_in_flight:
-                    if self._stopping and not self._queue and not sent:
-                        return
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                commands = [command for command, _ in batch]
-                intake = [c for c in commands if not isinstance(c, Push | Call)]
-                if self._view is None or len(intake) < len(commands):
-                    await all_committed()
-                    _answer(batch, await self._commit(commands))
-                    read.rollback()
-                    seq, numbers = last_seq(read), incident_numbers(read)
-                    continue
-                at, seq = self._now(), seq + 1
-                recorded = RecordedWrites(read.dialect)
-                open_change(recorded, seq, at, "intake")  # type: ignore[arg-type]
-                view, self._view = self._view, None
-                tx = IngestTransaction(
-                    read,
-                    at=at,
-                    new_id=uuid7,
-                    numbers=numbers,
-                    seq=seq,
-                    view=view,
-                    writes=recorded,  # type: ignore[arg-type]
-                )
-                try:
-                    tx.prefetch(intake)
-                    results: list[Result] = [tx.apply(command) for command in intake]
-                    tx.flush()
-                except Exception:  # the view goes with it; this group runs here, event by event
-                    read.rollback()
-                    self._let_go(tx.view)
-                    await all_committed()
-                    _answer(batch, await self._commit(commands))
-                    read.rollback()
-                    seq, numbers = last_seq(read), incident_numbers(read)
-                    continue
-                read.rollback()  # the next group reads what has committed by then
-                self._keep_view(tx.view, seq, commands, [])
-                done = writes.submit(recorded.statements)
-                sent.append((batch, results, seq, done))
-                done.add_done_callback(settled)
-                await asyncio.sleep(0)  # as in `_run`
-            log.error("the write process ended; the writer goes on without it")
-            await all_committed()
-        finally:
-            read.close()
-            writes.close()
-            # Only if this loop failed: nothing may wait for an answer that never comes
-            for batch in [b for b, _, _, _ in sent] + failed:
-                _answer(batch, [WriterStopped("The server cannot store events right now.")] * len(batch))
-            sent.clear()
-            failed.clear()
-
-    def _drop_view(self) -> None:
-        if self._view is not None:
-            self._let_go(self._view)
-            self._view = None
 
     async def _commit(self, commands: list[Write]) -> list[Result]:
         assert self._conn is not None
@@ -398,19 +273,6 @@ class GroupCommitWriter:
         # committed (one took 154 ms). 1,000 entries every 10 ms: about 6 % of a core for 2 s.
         for _ in view.drain():
             await asyncio.sleep(0.01)
-
-
-Queued = tuple[Write, "asyncio.Future[Any]"]
-
-
-def _answer(batch: list[Queued], results: list[Result]) -> None:
-    for (_, future), result in zip(batch, results, strict=True):
-        if future.done():  # the sender went away; its event is stored all the same
-            continue
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
 
 
 def _origin(commands: list[Write]) -> str:

@@ -106,13 +106,8 @@ def check_stored_once(server: Server, token: str, senders: list[Sender]) -> None
         assert newest["number"] > max(numbers)
 
 
-# `serve --workers 2` answers from HTTP processes while a writer process commits, and `--write-process`
-# commits intake's groups in a process of their own: the same promises hold
-PROCESSES = pytest.mark.parametrize(
-    "extra",
-    [(), ("--workers", "2"), ("--write-process",)],
-    ids=["one-process", "workers", "write-process"],
-)
+# `serve --workers 2` answers from HTTP processes while a writer process commits: the same promises hold
+PROCESSES = pytest.mark.parametrize("extra", [(), ("--workers", "2")], ids=["one-process", "workers"])
 
 
 @PROCESSES

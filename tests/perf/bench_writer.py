@@ -59,12 +59,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="after those, let intake's view go at once (and collect) before the measured part",
     )
-    parser.add_argument(
-        "--write-process",
-        action="store_true",
-        help="the writer commits through a write process, as `serve --write-process` (the CPU figures"
-        " are then this process's alone)",
-    )
     parser.add_argument("--senders", type=int, default=8, help="Alertmanager bodies in flight (8)")
     parser.add_argument("--data-dir", type=Path, help="keep the database here (default: a temporary dir)")
     parser.add_argument("--vs", metavar="ARGS", help="run side by side with a process given these options")
@@ -101,9 +95,7 @@ async def measure(args: argparse.Namespace, data_dir: Path, *, server_gc: bool =
     pd_key, am_key = add_service(write_engine, "bench-pd"), add_service(write_engine, "bench-am")
     if server_gc:
         tune_gc()
-    writer = GroupCommitWriter(
-        write_engine, WriteLock(data_dir / "server.db"), write_process=args.write_process
-    )
+    writer = GroupCommitWriter(write_engine, WriteLock(data_dir / "server.db"))
     checkpointer = Checkpointer(read_engine)
     writer.start()
     checkpointer.start()
