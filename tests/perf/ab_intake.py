@@ -1,10 +1,11 @@
-"""Two versions of the server measured at the same time, so that the machine's drift hits both.
+"""Two versions of the server measured at the same time, so that the machine's drift hits both
+(or, with `--alternate`, one after the other: see below).
 
 This machine's speed drifts by 15-25 % from one minute to the next (other tenants share it), more
 than most single changes to the intake path are worth: runs one after the other cannot tell a 5 %
 gain from noise. Here `bench_intake` runs from two source trees at once; their servers share
-whatever the machine gives, and the ratio of their figures is the comparison. Only throughput is
-compared: each server has half the machine, so latency at a fixed rate means nothing here.
+whatever the machine gives, and the ratio of their figures is the comparison. Side by side only
+throughput is compared: each server has half the machine, so latency at a fixed rate means nothing.
 
     git worktree add /tmp/base HEAD        # the version to compare against
     .venv/bin/python -m tests.perf.ab_intake /tmp/base .                   # PagerDuty, 3 runs
