@@ -40,17 +40,20 @@ def _tree(root: Path, name: str) -> Path:
     return tree
 
 
-def test_alternating_runs_one_side_at_a_time_in_a_b_then_b_a_order_with_its_own_arguments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def trees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, Path]:
+    """Stand-in trees A and B, and the log where their benchmarks say when they ran."""
     log = tmp_path / "log"
     monkeypatch.setenv("AB_LOG", str(log))
-    a, b = _tree(tmp_path, "a"), _tree(tmp_path, "b")
+    return str(_tree(tmp_path, "a")), str(_tree(tmp_path, "b")), log
 
-    assert (
-        ab_intake.main([str(a), str(b), "--alternate", "--runs", "2", "--b-arg=--faster", "--", "--only"])
-        == 0
-    )
+
+def test_alternating_runs_one_side_at_a_time_in_a_b_then_b_a_order_with_its_own_arguments(
+    trees: tuple[str, str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, log = trees
+
+    assert ab_intake.main([a, b, "--alternate", "--runs", "2", "--b-arg=--faster", "--", "--only"]) == 0
 
     assert log.read_text().splitlines() == [
         "a start",
@@ -68,13 +71,11 @@ def test_alternating_runs_one_side_at_a_time_in_a_b_then_b_a_order_with_its_own_
 
 
 def test_side_by_side_runs_both_sides_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    trees: tuple[str, str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log = tmp_path / "log"
-    monkeypatch.setenv("AB_LOG", str(log))
-    a, b = _tree(tmp_path, "a"), _tree(tmp_path, "b")
+    a, b, log = trees
 
-    assert ab_intake.main([str(a), str(b), "--runs", "1"]) == 0
+    assert ab_intake.main([a, b, "--runs", "1"]) == 0
 
     lines = log.read_text().splitlines()
     assert sorted(lines[:2]) == ["a start", "b start"]  # both began before either ended
