@@ -128,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(1, args.runs + 1):
             ran = order(run, alternate=args.alternate)
             results = run_pair([sides[name] for name in ran], Path(scratch), together=not args.alternate)
-            first, second = results["a"], results["b"]
             for label, path in figures:
-                x, y = _figure(first, path), _figure(second, path)
+                x, y = _figure(results["a"], path), _figure(results["b"], path)
                 if x is None or y is None or x == 0:
                     continue
                 ratios.setdefault(label, []).append(y / x)
