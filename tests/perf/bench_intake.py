@@ -36,12 +36,13 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tests.perf import profile_summary
+from tests.perf.disk_flush import LONG_MS, FlushProbe, FlushStats
 from tests.serverproc import ROOT, ServerProcess, admin
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +76,10 @@ STAGES: list[tuple[str, str, str]] = [
     ("collector: survivors of young collections", "gc-survivors", ""),
     ("stall watch", "stall-watch", ""),
 ]
+
+# The stalls of the disk itself in the same seconds (tests.perf.disk_flush): a slow commit in the server's
+# log beside a slow flush of the bare disk is the disk's, not the server's.
+DISK_BESIDE = "the bare disk beside it (a 4 KiB write + fdatasync every 20 ms)"
 
 WRK_MISSING = (
     "wrk is not installed; phase 1 (PagerDuty at saturation) uses it as a cheap C load generator.\n"
@@ -615,8 +620,9 @@ class Bench:
             "drain_timeout": 30.0,
         }
         log_at = self.server.log_size()
-        with CpuWindow(self.server.pid) as cpu:
+        with CpuWindow(self.server.pid) as cpu, FlushProbe(self.data_dir) as probe:
             out = run_loadgen(spec, timeout=args.rate_duration + 120)
+        disk = probe.stats
         logged = self.server.log_since(log_at)
         stalls = sorted(stalls_in(logged), reverse=True)
         slow = sorted(slow_groups_in(logged), reverse=True)
@@ -643,6 +649,7 @@ class Bench:
             + ", ".join(f"{ms:.0f} ms in {where}" for ms, where in stalls[:3])
             + f"\n    group commits >= {STALL_MS} ms (server log): {len(slow)}{'; longest ' if slow else ''}"
             + ", ".join(f"{ms:.0f} ms ({commit:.0f} committing, {n} events)" for ms, commit, n in slow[:3])
+            + f"\n    {DISK_BESIDE}: {disk.describe()}"
         )
         if out["unanswered"]:
             self.say(
@@ -655,6 +662,7 @@ class Bench:
             "target_met": met,
             "loop_stalls_ms": [ms for ms, _ in stalls],
             "slow_groups_ms": [ms for ms, _, _ in slow],
+            "disk_flush": asdict(disk),
         }
 
     # phase 3
@@ -677,23 +685,22 @@ class Bench:
         workload = {"kind": "am", "key": self.am_key, "run": self.run_id, "size": args.am_alerts}
         alerts_before, before = self.server.count("alerts"), self.server.count("events")
         log_at = self.server.log_size()
-        with CpuWindow(self.server.pid) as cpu:
+        with CpuWindow(self.server.pid) as cpu, FlushProbe(self.data_dir) as probe:
             new = run_loadgen(
                 {**base, "workload": {**workload, "starts_at": starts_at}}, timeout=args.am_duration + 120
             )
         stored = self.stored_since(before)
         self.ledger.add("am new groups", new["ok"], new["written"] - new["answered"], stored)
         new_alerts = self.server.count("alerts") - alerts_before
-        self.report_am(
-            "new groups", new, cpu, f"alerts created {new_alerts:,}", self.server.log_since(log_at)
-        )
+        logged = self.server.log_since(log_at)
+        self.report_am("new groups", new, cpu, f"alerts created {new_alerts:,}", logged, probe.stats)
         # The same storm for every version of the code: a faster new-groups phase sends more groups,
         # and re-posting them all measured how the view copes past its bound instead.
         groups = min(new["groups_sent"], args.am_repost_groups)
 
         alerts_before, before = self.server.count("alerts"), self.server.count("events")
         log_at = self.server.log_size()
-        with CpuWindow(self.server.pid) as cpu:
+        with CpuWindow(self.server.pid) as cpu, FlushProbe(self.data_dir) as probe:
             again = run_loadgen(
                 {**base, "workload": {**workload, "starts_at": starts_at, "cycle": groups}},
                 timeout=args.am_duration + 120,
@@ -707,6 +714,7 @@ class Bench:
             cpu,
             f"alerts created {created:,} (a re-post of a known group must create none)",
             self.server.log_since(log_at),
+            probe.stats,
         )
         self.results["am_new_groups"] = {**new, "alerts_created": new_alerts}
         self.results["am_reposts"] = {**again, "alerts_created": created}
@@ -726,7 +734,9 @@ class Bench:
 
             self.profile("am", args.profile.with_name(f"{args.profile.stem}-am{args.profile.suffix}"), load)
 
-    def report_am(self, name: str, out: dict[str, Any], cpu: CpuWindow, note: str, logged: str) -> None:
+    def report_am(
+        self, name: str, out: dict[str, Any], cpu: CpuWindow, note: str, logged: str, disk: FlushStats
+    ) -> None:
         args = self.args
         # A group of new alerts takes 20 ms or more to store anyway: the commits that did (the disk's
         # fsync) tell a slow disk from a slow server when a phase falls short.
@@ -745,8 +755,10 @@ class Bench:
             f"load generator {out['cores']:.2f} cores\n"
             f"      commits of {STALL_MS} ms or more (server log, warm-up included): {len(slow)}"
             + (f"; longest {', '.join(f'{ms:.0f}' for ms in slow[:3])} ms" if slow else "")
+            + f"\n      {DISK_BESIDE}: {disk.describe()}"
         )
         out["slow_commits_ms"] = slow
+        out["disk_flush"] = asdict(disk)
 
     # the end
 
@@ -826,13 +838,14 @@ class Bench:
             )
         for name, fixed in r.items():
             if name.startswith("pd_fixed_rate_"):
-                lat = fixed["latency_ms"]
+                lat, disk = fixed["latency_ms"], fixed["disk_flush"]
                 lines.append(
                     f"  2. PagerDuty v2 at {fixed['rate']:,.0f}/s open loop: "
                     f"p50 {lat.get('p50', 0):,.1f} ms, "
                     f"p90 {lat.get('p90', 0):,.1f} ms, p99 {lat.get('p99', 0):,.1f} ms, "
                     f"max {lat.get('max', 0):,.1f} ms   target p99 < {TARGET_P99_MS:.0f} ms: "
-                    f"{verdict(fixed['target_met'])}"
+                    f"{verdict(fixed['target_met'])}; the bare disk beside it: {disk['long']} flushes "
+                    f">= {LONG_MS:.0f} ms, max {disk['max_ms']:.0f} ms"
                 )
         if "am_new_groups" in r:
             new, again = r["am_new_groups"], r["am_reposts"]
