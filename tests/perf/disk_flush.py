@@ -5,9 +5,10 @@ no server code can hide: every 2xx waits for a flush like these.
     python -m tests.perf.disk_flush                    # 60 s in the temporary dir, figures printed
     python -m tests.perf.disk_flush --seconds 20 --dir /var/lib/responder
 
-bench_intake runs a probe beside each measured phase, so a slow commit in the server's log can be
-set against what the bare disk did in the same seconds. The probe's own load is small: a 4 KiB write
-and a flush every 20 ms, against the hundreds of commits a second of the server it sits beside.
+bench_intake runs a probe beside its fixed-rate and Alertmanager phases, so a slow commit in the
+server's log can be set against what the bare disk did in the same seconds. The probe's own load is
+small: a 4 KiB write and a flush every 20 ms, against the hundreds of commits a second of the server
+it sits beside.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 STALL_MS = 20.0
-LONG_MS = 50.0  # the p99 target: a flush this long delays every event that waits for it past it
+LONG_MS = 50.0  # bench_intake's p99 target: an event that waits for a flush this long misses it
 
 
 @dataclass(frozen=True, slots=True)
