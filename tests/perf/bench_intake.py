@@ -43,6 +43,7 @@ from typing import Any
 
 from tests.perf import profile_summary
 from tests.perf.disk_flush import LONG_MS, FlushProbe, FlushStats
+from tests.perf.machine_speed import reference_ms
 from tests.serverproc import ROOT, ServerProcess, admin
 
 HERE = Path(__file__).resolve().parent
@@ -80,6 +81,8 @@ STAGES: list[tuple[str, str, str]] = [
 # The stalls of the disk itself in the same seconds (tests.perf.disk_flush): a slow commit in the server's
 # log beside a slow flush of the bare disk is the disk's, not the server's.
 DISK_BESIDE = "the bare disk beside it (a 4 KiB write + fdatasync every 20 ms)"
+# The machine's speed just before a phase (tests.perf.machine_speed), for a CPU-bound phase's figure.
+SPEED_BEFORE = "machine speed just before (fixed Python work, lower is faster)"
 
 WRK_MISSING = (
     "wrk is not installed; phase 1 (PagerDuty at saturation) uses it as a cheap C load generator.\n"
@@ -461,6 +464,12 @@ class Bench:
         self.am_key = admin(data_dir, "add-service", "bench-alertmanager")
         self.server = Server(data_dir, tuple(args.serve_arg or ()))
 
+    def speed(self) -> float:
+        """The machine's speed now, printed: the server is idle between phases."""
+        ms = reference_ms()
+        self.say(f"    {SPEED_BEFORE}: {ms:.2f} ms")
+        return ms
+
     def say(self, text: str) -> None:
         print(text, flush=True)
 
@@ -507,6 +516,7 @@ class Bench:
     def phase_pd(self) -> None:
         args = self.args
         self.say(f"\n[1] PagerDuty v2 at saturation: {args.pd_client}, {args.connections} connections")
+        speed = self.speed()
         before = self.server.count("events")
         warm = self.pd_saturation(args.warmup, seed=1)
         self.say(f"    warm-up {warm.seconds:.1f} s: {warm.rate:,.0f} events/s")
@@ -541,6 +551,7 @@ class Bench:
             "server_other_threads_cores": cpu.other_threads_cores,
             "loadgen_cores": result.cpu_seconds / result.seconds,
             "target_met": result.rate >= TARGET_PD_RATE,
+            "reference_ms": speed,
         }
         if args.profile:
 
@@ -603,6 +614,7 @@ class Bench:
     def phase_rate(self, rate: float) -> None:
         args = self.args
         self.say(f"\n[2] PagerDuty v2 at a fixed {rate:,.0f} events/s, open loop, {args.connections} conns")
+        speed = self.speed()
         before = self.server.count("events")
         spec = {
             "port": self.server.process.port,
@@ -663,6 +675,7 @@ class Bench:
             "loop_stalls_ms": [ms for ms, _ in stalls],
             "slow_groups_ms": [ms for ms, _, _ in slow],
             "disk_flush": asdict(disk),
+            "reference_ms": speed,
         }
 
     # phase 3
@@ -685,6 +698,7 @@ class Bench:
         workload = {"kind": "am", "key": self.am_key, "run": self.run_id, "size": args.am_alerts}
         alerts_before, before = self.server.count("alerts"), self.server.count("events")
         log_at = self.server.log_size()
+        speed = reference_ms()
         with CpuWindow(self.server.pid) as cpu, FlushProbe(self.data_dir) as probe:
             new = run_loadgen(
                 {**base, "workload": {**workload, "starts_at": starts_at}}, timeout=args.am_duration + 120
@@ -693,13 +707,14 @@ class Bench:
         self.ledger.add("am new groups", new["ok"], new["written"] - new["answered"], stored)
         new_alerts = self.server.count("alerts") - alerts_before
         logged = self.server.log_since(log_at)
-        self.report_am("new groups", new, cpu, f"alerts created {new_alerts:,}", logged, probe.stats)
+        self.report_am("new groups", new, cpu, f"alerts created {new_alerts:,}", logged, probe.stats, speed)
         # The same storm for every version of the code: a faster new-groups phase sends more groups,
         # and re-posting them all measured how the view copes past its bound instead.
         groups = min(new["groups_sent"], args.am_repost_groups)
 
         alerts_before, before = self.server.count("alerts"), self.server.count("events")
         log_at = self.server.log_size()
+        speed = reference_ms()
         with CpuWindow(self.server.pid) as cpu, FlushProbe(self.data_dir) as probe:
             again = run_loadgen(
                 {**base, "workload": {**workload, "starts_at": starts_at, "cycle": groups}},
@@ -715,6 +730,7 @@ class Bench:
             f"alerts created {created:,} (a re-post of a known group must create none)",
             self.server.log_since(log_at),
             probe.stats,
+            speed,
         )
         self.results["am_new_groups"] = {**new, "alerts_created": new_alerts}
         self.results["am_reposts"] = {**again, "alerts_created": created}
@@ -735,7 +751,14 @@ class Bench:
             self.profile("am", args.profile.with_name(f"{args.profile.stem}-am{args.profile.suffix}"), load)
 
     def report_am(
-        self, name: str, out: dict[str, Any], cpu: CpuWindow, note: str, logged: str, disk: FlushStats
+        self,
+        name: str,
+        out: dict[str, Any],
+        cpu: CpuWindow,
+        note: str,
+        logged: str,
+        disk: FlushStats,
+        speed: float,
     ) -> None:
         args = self.args
         # A group of new alerts takes 20 ms or more to store anyway: the commits that did (the disk's
@@ -756,9 +779,11 @@ class Bench:
             f"      commits of {STALL_MS} ms or more (server log, warm-up included): {len(slow)}"
             + (f"; longest {', '.join(f'{ms:.0f}' for ms in slow[:3])} ms" if slow else "")
             + f"\n      {DISK_BESIDE}: {disk.describe()}"
+            + f"\n      {SPEED_BEFORE}: {speed:.2f} ms"
         )
         out["slow_commits_ms"] = slow
         out["disk_flush"] = asdict(disk)
+        out["reference_ms"] = speed
 
     # the end
 
@@ -834,7 +859,7 @@ class Bench:
             lines.append(
                 f"  1. PagerDuty v2, sustained durable intake ({pd['client']}, {pd['connections']} conns): "
                 f"{pd['events_per_s']:,.0f} events/s   target >= {TARGET_PD_RATE:,.0f}: "
-                f"{verdict(pd['target_met'])}"
+                f"{verdict(pd['target_met'])}; machine speed {pd['reference_ms']:.2f} ms"
             )
         for name, fixed in r.items():
             if name.startswith("pd_fixed_rate_"):
@@ -853,7 +878,7 @@ class Bench:
                 f"  3. Alertmanager v4, {self.args.am_alerts} alerts/body: new groups "
                 f"{new['alerts_per_s']:,.0f} alerts/s ({verdict(new['target_met'])}), re-posts "
                 f"{again['alerts_per_s']:,.0f} alerts/s ({verdict(again['target_met'])})   "
-                f"target >= {TARGET_AM_RATE:,.0f}"
+                f"target >= {TARGET_AM_RATE:,.0f}; machine speed {new['reference_ms']:.2f} ms"
             )
         end = r.get("end", {})
         if end:
